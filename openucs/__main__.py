@@ -1,0 +1,3 @@
+from openucs.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Credential backends: each turns what the client presented into an account, or nothing."""

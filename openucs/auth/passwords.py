@@ -1,0 +1,94 @@
+"""Password hashing (argon2id) and HTTP Basic verification with a verified-credential cache.
+
+argon2 is slow on purpose (tens of milliseconds), so a client that sends Basic credentials
+with every request must not pay it every time. The cache maps a keyed digest of
+(address, password) — never the password itself — to the password hash it was verified
+against. A hit counts only while the account still has that exact hash, read from the database
+on every request: a password change or a removed account, made by any process or node,
+invalidates it at once. Entries are also dropped here when this process changes a password.
+"""
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from openucs.domain.accounts import User
+from openucs.store.port import Store
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+# Verified against when the account does not exist, so a wrong address costs as long as a wrong
+# password and the two cannot be told apart by timing.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+class CredentialCache:
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._key = secrets.token_bytes(32)
+        self._entries: OrderedDict[bytes, tuple[str, str]] = OrderedDict()  # digest → (email, hash)
+        self._lock = threading.Lock()
+
+    def digest(self, email: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{email}\0{password}".encode(), hashlib.sha256).digest()
+
+    def verified_hash(self, digest: bytes) -> str | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            self._entries.move_to_end(digest)
+            return entry[1]
+
+    def remember(self, digest: bytes, email: str, password_hash: str) -> None:
+        with self._lock:
+            self._entries[digest] = (email, password_hash)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def forget(self, email: str) -> None:
+        with self._lock:
+            for digest in [d for d, (e, _) in self._entries.items() if e == email]:
+                del self._entries[digest]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class PasswordAuthenticator:
+    def __init__(self, store: Store, cache: CredentialCache | None = None) -> None:
+        self._store = store
+        self.cache = cache or CredentialCache()
+
+    def authenticate(self, email: str, password: str) -> User | None:
+        email = email.strip().lower()
+        with self._store.transaction(write=False) as tx:
+            user = tx.accounts.by_email(email)
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            return None
+        digest = self.cache.digest(email, password)
+        cached = self.cache.verified_hash(digest)
+        if cached is not None and hmac.compare_digest(cached, user.password_hash):
+            return user
+        if not verify_password(user.password_hash, password):
+            return None
+        self.cache.remember(digest, email, user.password_hash)
+        return user

@@ -1,0 +1,1 @@
+"""The admin commands. Never imports ews or http: the server is started by name."""

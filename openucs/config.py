@@ -1,0 +1,62 @@
+"""Settings: command-line flags over environment variables over defaults."""
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from openucs.store.open import DEFAULT_DATABASE
+
+ENV_PREFIX = "OPENUCS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: str = DEFAULT_DATABASE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    threads: int = 8  # per worker: requests handled at once (database and password work)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_contacts: int = 1000
+    max_groups: int = 64
+    public_url: str | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read OPENUCS_<FIELD> variables; explicit overrides (flags) win when not None."""
+        env = dict(os.environ) if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` rebuild these settings (for worker processes)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[ENV_PREFIX + f.name.upper()] = str(value)
+        return out
+
+
+_INTS = {"port", "workers", "threads", "max_body_bytes", "max_contacts", "max_groups"}
+_PATHS = {"tls_cert", "tls_key"}
+
+
+def _convert(name: str, raw: str) -> object:
+    if name in _INTS:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a whole number, not {raw!r}") from None
+    if name in _PATHS:
+        return Path(raw)
+    return raw

@@ -1,0 +1,60 @@
+"""What a handler gets besides its request: who asks, on which mailbox, and the server's parts."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from openucs.domain import errors as de
+from openucs.domain.accounts import User
+from openucs.domain.model import Limits
+from openucs.ews.requests import ItemRef
+from openucs.ops.ids import IdCodec, IdKind
+from openucs.store.port import Store
+from openucs.store.sql import SqlTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    store: Store
+    codec: IdCodec
+    limits: Limits
+    caller: User  # the authenticated account
+    mailbox_id: int  # whose IM list the request acts on
+    request_id: str
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTransaction]:
+        with self.store.transaction(write=False) as tx:
+            yield tx
+
+    @contextmanager
+    def write(self) -> Iterator[SqlTransaction]:
+        with self.store.transaction(write=True, lock_mailbox=self.mailbox_id) as tx:
+            yield tx
+
+    def _item(self, ref: ItemRef, kind: IdKind, unknown: Exception) -> int:
+        decoded = self.codec.decode(ref.id)  # IdEmpty / IdMalformed propagate
+        if decoded.mailbox_id != self.mailbox_id or decoded.kind is not kind:
+            raise unknown  # a genuine id, but not of this mailbox or not of this kind
+        return decoded.item_id
+
+    def group_id(self, ref: ItemRef) -> int:
+        return self._item(ref, IdKind.GROUP, de.InvalidGroup(ref.id))
+
+    def contact_id(self, ref: ItemRef) -> int:
+        return self._item(ref, IdKind.CONTACT, de.InvalidContact(ref.id))
+
+    def optional_group_id(self, ref: ItemRef | None) -> int | None:
+        return None if ref is None else self.group_id(ref)
+
+    def lenient_ids(self, refs: tuple[ItemRef, ...], kind: IdKind) -> list[int]:
+        """GetImItems: ids that fail to decode, or name another mailbox, are skipped silently."""
+        found = []
+        for ref in refs:
+            try:
+                decoded = self.codec.decode(ref.id)
+            except Exception:  # noqa: BLE001,S112 - Exchange drops ids it cannot convert
+                continue
+            if decoded.mailbox_id == self.mailbox_id and decoded.kind is kind:
+                found.append(decoded.item_id)
+        return found

@@ -1,0 +1,62 @@
+"""Dispatch: the whole server minus HTTP. Bytes and an authenticated account in, an HTTP
+status and bytes out. Every failure ends here as a fault or an error response; nothing
+internal reaches the client."""
+
+import logging
+from dataclasses import dataclass
+
+from openucs.domain.accounts import User
+from openucs.domain.model import Limits
+from openucs.ews.codes import ResponseCode
+from openucs.ews.faults import SoapFault
+from openucs.ews.reader import read_request
+from openucs.ews.responses import Response
+from openucs.ews.versions import DEFAULT_VERSION
+from openucs.ews.writer import write_fault, write_response
+from openucs.ops.context import Context
+from openucs.ops.errors import EXPECTED_ERRORS, code_response, error_response
+from openucs.ops.ids import IdCodec
+from openucs.ops.registry import HANDLERS
+from openucs.store.port import Store
+
+log = logging.getLogger("openucs.ops")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: int
+    body: bytes
+    operation: str | None = None
+    response_code: str = ResponseCode.NO_ERROR.value
+
+
+class Service:
+    def __init__(self, store: Store, codec: IdCodec, limits: Limits) -> None:
+        self.store = store
+        self.codec = codec
+        self.limits = limits
+
+    def handle(self, body: bytes, caller: User, request_id: str) -> Outcome:
+        try:
+            envelope = read_request(body)
+        except SoapFault as fault:
+            return Outcome(500, write_fault(fault), None, fault.code.value)
+        operation = envelope.operation
+        version = envelope.headers.request_server_version or DEFAULT_VERSION
+        if envelope.headers.impersonation is not None:
+            # Never act as the caller when another mailbox was asked for.
+            response = code_response(operation, ResponseCode.IMPERSONATION_DENIED)
+        else:
+            ctx = Context(self.store, self.codec, self.limits, caller, caller.id, request_id)
+            response = self._run(envelope.request, operation, ctx)
+        return Outcome(200, write_response(response, version), operation, response.code.value)
+
+    def _run(self, request: object, operation: str, ctx: Context) -> Response:
+        handler = HANDLERS[type(request)]
+        try:
+            return handler(request, ctx)
+        except EXPECTED_ERRORS as exc:
+            return error_response(operation, exc)
+        except Exception:
+            log.exception("request %s: %s failed", ctx.request_id, operation)
+            return code_response(operation, ResponseCode.INTERNAL_SERVER_ERROR)

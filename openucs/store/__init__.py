@@ -1,0 +1,1 @@
+"""Storage: the port's SQL implementations, schema and migrations. Imports domain only."""

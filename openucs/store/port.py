@@ -1,0 +1,19 @@
+"""The store as the rest of the server sees it: transactions, nothing else."""
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from openucs.store.sql import SqlTransaction
+
+
+class Store(Protocol):
+    url: str
+
+    def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> AbstractContextManager[SqlTransaction]:
+        """One transaction. ``write`` takes the write path; ``lock_mailbox`` serialises it with every
+        other write to that mailbox, on every process and node, until it ends."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,488 @@
+"""The SQL behind the storage port, shared by every backend.
+
+Queries are written once with ``?`` placeholders; a backend whose driver wants ``%s`` gets them
+rewritten once per query text. Every query of a mailbox is filtered by its mailbox id, so an
+id that names another mailbox's item finds nothing.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+from openucs.domain.accounts import AccountExists, User
+from openucs.domain.imlist import im_address_key
+from openucs.domain.model import (
+    SYSTEM_GROUP_NAMES,
+    Contact,
+    ContactCard,
+    ExtendedProperty,
+    Group,
+    GroupKind,
+    PropertyKey,
+)
+from openucs.store.migrations import Dialect
+
+
+class Cursor(Protocol):
+    """The slice of DB-API 2.0 both sqlite3 and psycopg provide."""
+
+    def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=512)
+def _pyformat(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class SqlSession:
+    """A cursor inside one transaction, with the dialect's placeholder style."""
+
+    def __init__(self, cursor: Cursor, dialect: Dialect) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        self._cursor.execute(_pyformat(sql) if self.dialect == "postgresql" else sql, params)
+        return self._cursor
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.run(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.run(sql, params).fetchall()
+
+
+_GROUP_COLUMNS = "id, kind, display_name, created, smtp_address"
+_CONTACT_COLUMNS = (
+    "id, im_address, display_name, email_address, given_name, surname, title, department, company_name, "
+    "business_phone, mobile_phone, created"
+)
+_PROPERTY_COLUMNS = (
+    "group_id, contact_id, property_type, distinguished_property_set_id, property_set_id, property_tag, "
+    "property_name, property_id, multi_valued, property_values"
+)
+
+
+def _contact(row: Sequence[Any], props: tuple[ExtendedProperty, ...] = ()) -> Contact:
+    card = ContactCard(
+        display_name=row[2],
+        email_address=row[3],
+        given_name=row[4],
+        surname=row[5],
+        title=row[6],
+        department=row[7],
+        company_name=row[8],
+        business_phone=row[9],
+        mobile_phone=row[10],
+    )
+    return Contact(id=row[0], im_address=row[1], card=card, created=row[11], extended_properties=props)
+
+
+def _property(row: Sequence[Any]) -> ExtendedProperty:
+    key = PropertyKey(
+        property_type=row[2],
+        distinguished_property_set_id=row[3],
+        property_set_id=row[4],
+        property_tag=row[5],
+        property_name=row[6],
+        property_id=row[7],
+    )
+    return ExtendedProperty(key, tuple(json.loads(row[9])), bool(row[8]))
+
+
+class SqlImList:
+    """``ImListRepository`` for one mailbox over an open transaction."""
+
+    def __init__(self, db: SqlSession, mailbox_id: int) -> None:
+        self._db = db
+        self.mailbox_id = mailbox_id
+
+    # -- extended properties, loaded per mailbox in one query
+    def _properties(self, column: str) -> dict[int, tuple[ExtendedProperty, ...]]:
+        rows = self._db.all(
+            f"SELECT {_PROPERTY_COLUMNS} FROM im_extended_properties WHERE mailbox_id = ? "  # noqa: S608
+            f"AND {column} IS NOT NULL ORDER BY id",
+            (self.mailbox_id,),
+        )
+        found: dict[int, list[ExtendedProperty]] = {}
+        index = 0 if column == "group_id" else 1
+        for row in rows:
+            found.setdefault(row[index], []).append(_property(row))
+        return {k: tuple(v) for k, v in found.items()}
+
+    # -- groups
+    def _groups(self, where: str, params: Sequence[Any]) -> list[Group]:
+        rows = self._db.all(
+            f"SELECT {_GROUP_COLUMNS} FROM im_groups WHERE mailbox_id = ? {where} ORDER BY kind, id",  # noqa: S608
+            (self.mailbox_id, *params),
+        )
+        if not rows:
+            return []
+        if len(rows) == 1:
+            members_rows = self._db.all(
+                "SELECT group_id, contact_id FROM im_members WHERE group_id = ? ORDER BY id", (rows[0][0],)
+            )
+        else:
+            members_rows = self._db.all(
+                "SELECT group_id, contact_id FROM im_members WHERE mailbox_id = ? ORDER BY id", (self.mailbox_id,)
+            )
+        members: dict[int, list[int]] = {}
+        for group_id, contact_id in members_rows:
+            members.setdefault(group_id, []).append(contact_id)
+        props = self._properties("group_id")
+        return [
+            Group(
+                id=r[0],
+                kind=GroupKind(r[1]),
+                display_name=r[2],
+                created=r[3],
+                smtp_address=r[4],
+                members=tuple(members.get(r[0], ())),
+                extended_properties=props.get(r[0], ()),
+            )
+            for r in rows
+        ]
+
+    def groups(self) -> list[Group]:
+        return self._groups("", ())
+
+    def group(self, group_id: int) -> Group | None:
+        found = self._groups("AND id = ?", (group_id,))
+        return found[0] if found else None
+
+    def group_by_name(self, display_name: str) -> Group | None:
+        found = self._groups("AND display_name = ?", (display_name,))
+        return found[0] if found else None
+
+    def group_by_smtp_address(self, smtp_address: str) -> Group | None:
+        found = self._groups("AND smtp_address_key = ?", (smtp_address.lower(),))
+        return found[0] if found else None
+
+    def system_group(self, kind: GroupKind) -> Group | None:
+        found = self._groups("AND kind = ?", (kind.value,))
+        return found[0] if found else None
+
+    def count_limited_groups(self) -> int:
+        row = self._db.one(
+            "SELECT COUNT(*) FROM im_groups WHERE mailbox_id = ? AND kind IN (?, ?)",
+            (self.mailbox_id, GroupKind.USER.value, GroupKind.DISTRIBUTION.value),
+        )
+        return int(row[0])
+
+    def create_group(self, kind: GroupKind, display_name: str, smtp_address: str | None = None) -> Group:
+        created = utc_now()
+        row = self._db.one(
+            "INSERT INTO im_groups (mailbox_id, kind, display_name, smtp_address, smtp_address_key, created) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                self.mailbox_id,
+                kind.value,
+                display_name,
+                smtp_address,
+                smtp_address.lower() if smtp_address else None,
+                created,
+            ),
+        )
+        return Group(id=row[0], kind=kind, display_name=display_name, created=created, smtp_address=smtp_address)
+
+    def create_missing_system_groups(self) -> None:
+        created = utc_now()
+        for kind, name in SYSTEM_GROUP_NAMES.items():
+            self._db.run(
+                "INSERT INTO im_groups (mailbox_id, kind, display_name, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (self.mailbox_id, kind.value, name, created),
+            )
+
+    def rename_group(self, group_id: int, display_name: str) -> None:
+        self._db.run(
+            "UPDATE im_groups SET display_name = ? WHERE id = ? AND mailbox_id = ?",
+            (display_name, group_id, self.mailbox_id),
+        )
+
+    def delete_group(self, group_id: int) -> None:
+        self._db.run("DELETE FROM im_groups WHERE id = ? AND mailbox_id = ?", (group_id, self.mailbox_id))
+
+    # -- contacts
+    def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
+        props = self._properties("contact_id")
+        if contact_ids is None:
+            rows = self._db.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? ORDER BY id",  # noqa: S608
+                (self.mailbox_id,),
+            )
+        else:
+            ids = sorted(set(contact_ids))
+            if not ids:
+                return []
+            marks = ", ".join("?" * len(ids))
+            rows = self._db.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND id IN ({marks}) "  # noqa: S608
+                "ORDER BY id",
+                (self.mailbox_id, *ids),
+            )
+        return [_contact(r, props.get(r[0], ())) for r in rows]
+
+    def _one_contact(self, where: str, value: Any) -> Contact | None:
+        row = self._db.one(
+            f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND {where} = ?",  # noqa: S608
+            (self.mailbox_id, value),
+        )
+        if row is None:
+            return None
+        return _contact(row, self._properties("contact_id").get(row[0], ()))
+
+    def contact(self, contact_id: int) -> Contact | None:
+        return self._one_contact("id", contact_id)
+
+    def contact_by_im_address(self, im_address: str) -> Contact | None:
+        return self._one_contact("im_address_key", im_address_key(im_address))
+
+    def count_contacts(self) -> int:
+        return int(self._db.one("SELECT COUNT(*) FROM im_contacts WHERE mailbox_id = ?", (self.mailbox_id,))[0])
+
+    def create_contact(self, im_address: str, card: ContactCard) -> Contact:
+        created = utc_now()
+        row = self._db.one(
+            "INSERT INTO im_contacts (mailbox_id, im_address, im_address_key, display_name, email_address, "
+            "given_name, surname, title, department, company_name, business_phone, mobile_phone, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                self.mailbox_id,
+                im_address,
+                im_address_key(im_address),
+                card.display_name,
+                card.email_address,
+                card.given_name,
+                card.surname,
+                card.title,
+                card.department,
+                card.company_name,
+                card.business_phone,
+                card.mobile_phone,
+                created,
+            ),
+        )
+        return Contact(id=row[0], im_address=im_address, card=card, created=created)
+
+    def delete_contact(self, contact_id: int) -> None:
+        self._db.run("DELETE FROM im_contacts WHERE id = ? AND mailbox_id = ?", (contact_id, self.mailbox_id))
+
+    # -- membership
+    def groups_of_contact(self, contact_id: int) -> list[int]:
+        rows = self._db.all(
+            "SELECT group_id FROM im_members WHERE contact_id = ? AND mailbox_id = ? ORDER BY group_id",
+            (contact_id, self.mailbox_id),
+        )
+        return [r[0] for r in rows]
+
+    def add_member(self, group_id: int, contact_id: int) -> None:
+        self._db.run(
+            "INSERT INTO im_members (mailbox_id, group_id, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (self.mailbox_id, group_id, contact_id),
+        )
+
+    def remove_member(self, group_id: int, contact_id: int) -> None:
+        self._db.run(
+            "DELETE FROM im_members WHERE group_id = ? AND contact_id = ? AND mailbox_id = ?",
+            (group_id, contact_id, self.mailbox_id),
+        )
+
+    # -- extended properties
+    def set_extended_properties(
+        self,
+        *,
+        group_id: int | None = None,
+        contact_id: int | None = None,
+        properties: Sequence[ExtendedProperty] = (),
+    ) -> None:
+        column = "group_id" if group_id is not None else "contact_id"
+        owner = group_id if group_id is not None else contact_id
+        for prop in properties:
+            key = prop.key.canonical()
+            self._db.run(
+                f"DELETE FROM im_extended_properties WHERE {column} = ? AND property_key = ? "  # noqa: S608
+                "AND mailbox_id = ?",
+                (owner, key, self.mailbox_id),
+            )
+            self._db.run(
+                "INSERT INTO im_extended_properties (mailbox_id, group_id, contact_id, property_key, property_type, "
+                "distinguished_property_set_id, property_set_id, property_tag, property_name, property_id, "
+                "multi_valued, property_values) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.mailbox_id,
+                    group_id,
+                    contact_id,
+                    key,
+                    prop.key.property_type,
+                    prop.key.distinguished_property_set_id,
+                    prop.key.property_set_id,
+                    prop.key.property_tag,
+                    prop.key.property_name,
+                    prop.key.property_id,
+                    prop.multi_valued,
+                    json.dumps(list(prop.values)),
+                ),
+            )
+
+
+_USER_COLUMNS = (
+    "id, email, display_name, password_hash, created, im_list_migration_completed, im_address, given_name, "
+    "surname, title, department, company_name, business_phone, mobile_phone"
+)
+
+# The directory fields `openucs user set` may change.
+DIRECTORY_FIELDS = (
+    "display_name",
+    "im_address",
+    "given_name",
+    "surname",
+    "title",
+    "department",
+    "company_name",
+    "business_phone",
+    "mobile_phone",
+)
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(
+        id=row[0],
+        email=row[1],
+        display_name=row[2],
+        password_hash=row[3],
+        created=row[4],
+        im_list_migration_completed=bool(row[5]),
+        im_address=row[6],
+        given_name=row[7],
+        surname=row[8],
+        title=row[9],
+        department=row[10],
+        company_name=row[11],
+        business_phone=row[12],
+        mobile_phone=row[13],
+    )
+
+
+class SqlAccounts:
+    """Accounts and the directory built from them."""
+
+    def __init__(self, db: SqlSession) -> None:
+        self._db = db
+
+    def add(self, email: str, display_name: str, password_hash: str) -> User:
+        email = email.strip().lower()
+        if self.by_email(email) is not None:
+            raise AccountExists(email)
+        row = self._db.one(
+            "INSERT INTO users (email, display_name, password_hash, created) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            (email, display_name, password_hash, utc_now()),
+        )
+        if row is None:
+            raise AccountExists(email)
+        SqlImList(self._db, row[0]).create_missing_system_groups()
+        user = self.by_id(row[0])
+        assert user is not None
+        return user
+
+    def by_email(self, email: str) -> User | None:
+        row = self._db.one(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?", (email.strip().lower(),)  # noqa: S608
+        )
+        return None if row is None else _user(row)
+
+    def by_id(self, user_id: int) -> User | None:
+        row = self._db.one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))  # noqa: S608
+        return None if row is None else _user(row)
+
+    def by_im_address(self, im_address: str) -> User | None:
+        key = im_address_key(im_address)
+        row = self._db.one(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE im_address_key = ? OR email = ? "  # noqa: S608
+            "ORDER BY im_address_key IS NULL LIMIT 1",
+            (key, key),
+        )
+        return None if row is None else _user(row)
+
+    def all(self) -> list[User]:
+        return [_user(r) for r in self._db.all(f"SELECT {_USER_COLUMNS} FROM users ORDER BY email")]  # noqa: S608
+
+    def count(self) -> int:
+        return int(self._db.one("SELECT COUNT(*) FROM users")[0])
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        self._db.run("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+    def set_migration_completed(self, user_id: int, completed: bool) -> None:
+        self._db.run("UPDATE users SET im_list_migration_completed = ? WHERE id = ?", (completed, user_id))
+
+    def update_directory(self, user_id: int, fields: dict[str, str | None]) -> None:
+        unknown = set(fields) - set(DIRECTORY_FIELDS)
+        if unknown:
+            raise ValueError(f"not directory fields: {sorted(unknown)}")
+        if not fields:
+            return
+        assignments = [f"{name} = ?" for name in fields]
+        values: list[Any] = list(fields.values())
+        if "im_address" in fields:
+            assignments.append("im_address_key = ?")
+            address = fields["im_address"]
+            values.append(im_address_key(address) if address else None)
+        self._db.run(
+            f"UPDATE users SET {', '.join(assignments)} WHERE id = ?",  # noqa: S608
+            (*values, user_id),
+        )
+
+    def remove(self, user_id: int) -> None:
+        self._db.run("DELETE FROM users WHERE id = ?", (user_id,))
+
+    def secret(self, name: str, make: str) -> str:
+        """A server-wide secret, created once by whichever node asks first."""
+        self._db.run("INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (name, make))
+        return str(self._db.one("SELECT value FROM server_secrets WHERE name = ?", (name,))[0])
+
+
+class AccountDirectory:
+    """The server's users as the directory: ``Directory.card_for`` over ``SqlAccounts``."""
+
+    def __init__(self, accounts: SqlAccounts) -> None:
+        self._accounts = accounts
+
+    def card_for(self, im_address: str) -> ContactCard | None:
+        user = self._accounts.by_im_address(im_address)
+        if user is None:
+            return None
+        return ContactCard(
+            display_name=user.display_name,
+            email_address=user.email,
+            given_name=user.given_name,
+            surname=user.surname,
+            title=user.title,
+            department=user.department,
+            company_name=user.company_name,
+            business_phone=user.business_phone,
+            mobile_phone=user.mobile_phone,
+        )
+
+
+class SqlTransaction:
+    """What one request may touch: the accounts/directory and any one mailbox's IM list."""
+
+    def __init__(self, db: SqlSession) -> None:
+        self.db = db
+        self.accounts = SqlAccounts(db)
+        self.directory = AccountDirectory(self.accounts)
+
+    def imlist(self, mailbox_id: int) -> SqlImList:
+        return SqlImList(self.db, mailbox_id)
