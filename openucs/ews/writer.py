@@ -264,7 +264,7 @@ def write_fault(fault: SoapFault) -> bytes:
     return (
         f'{_XML_DECL}<s:Envelope xmlns:s="{SOAP}"><s:Body><s:Fault>'
         f'<faultcode xmlns:a="{TYPES}">a:{fault.code}</faultcode>'
-        f'<faultstring xml:lang="en-US">{esc(fault.fault_string)}</faultstring><detail>'
+        f'<faultstring>{esc(fault.fault_string)}</faultstring><detail>'
         f'<e:ResponseCode xmlns:e="{ERRORS}">{fault.code}</e:ResponseCode>'
         f'<e:Message xmlns:e="{ERRORS}">{esc(fault.message)}</e:Message>{details}'
         "</detail></s:Fault></s:Body></s:Envelope>"
