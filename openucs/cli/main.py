@@ -1,10 +1,10 @@
 """``openucs``: serve, and manage accounts.
 
-  openucs serve [--host H] [--port P] [--workers N] [--database URL] [--tls-cert F --tls-key F]
-  openucs user add EMAIL --display-name NAME --password-stdin
-  openucs user list
-  openucs user passwd EMAIL --password-stdin
-  openucs user remove EMAIL
+openucs serve [--host H] [--port P] [--workers N] [--database URL] [--tls-cert F --tls-key F]
+openucs user add EMAIL --display-name NAME --password-stdin
+openucs user list
+openucs user passwd EMAIL --password-stdin
+openucs user remove EMAIL
 """
 
 import argparse

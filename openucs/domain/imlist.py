@@ -98,9 +98,7 @@ def remove_group(repo: ImListRepository, group_id: int) -> None:
     _delete_group_and_orphans(repo, group)
 
 
-def add_distribution_group(
-    repo: ImListRepository, limits: Limits, smtp_address: str, display_name: str
-) -> Group:
+def add_distribution_group(repo: ImListRepository, limits: Limits, smtp_address: str, display_name: str) -> Group:
     """AddDistributionGroupToImList: idempotent by address; the name is not updated."""
     if not is_smtp_address(smtp_address):
         raise InvalidSmtpAddress(smtp_address)
@@ -126,9 +124,9 @@ def add_new_contact(
     limits: Limits,
     directory: Directory,
     im_address: str,
+    *,
     display_name: str | None,
     group_id: int | None,
-    *,
     phone: str | None = None,
 ) -> Contact:
     """AddNewImContactToGroup (and its TEL URI variant): reuse the contact with that IM address,

@@ -68,7 +68,10 @@ class ImListRepository(Protocol):
 
     # -- extended properties
     def set_extended_properties(
-        self, *, group_id: int | None = None, contact_id: int | None = None,
+        self,
+        *,
+        group_id: int | None = None,
+        contact_id: int | None = None,
         properties: Sequence[ExtendedProperty] = (),
     ) -> None:
         """Store (replace by key) extended properties on a group or a contact."""

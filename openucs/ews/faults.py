@@ -49,9 +49,7 @@ def schema_fault(violation: str, line: int | None, position: int | None) -> Soap
 
 
 def version_fault() -> SoapFault:
-    return SoapFault(
-        ResponseCode.INCORRECT_SCHEMA_VERSION, MESSAGE_TEXT[ResponseCode.INCORRECT_SCHEMA_VERSION]
-    )
+    return SoapFault(ResponseCode.INCORRECT_SCHEMA_VERSION, MESSAGE_TEXT[ResponseCode.INCORRECT_SCHEMA_VERSION])
 
 
 def server_busy_fault(back_off_ms: int) -> SoapFault:

@@ -10,13 +10,14 @@ import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from lxml import etree
 
 from openucs.ews import requests as rq
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault, schema_fault, version_fault
-from openucs.ews.namespaces import MESSAGES, SOAP, TYPES, m, t
+from openucs.ews.namespaces import MESSAGES, SOAP, m, t
 from openucs.ews.versions import SUPPORTED_VERSIONS
 
 SCHEMA_DIR = Path(str(resources.files("openucs.ews") / "schema"))
@@ -26,7 +27,8 @@ _HEADER = f"{{{SOAP}}}Header"
 _BODY = f"{{{SOAP}}}Body"
 _MUST_UNDERSTAND = f"{{{SOAP}}}mustUnderstand"
 
-_Element = etree._Element
+# lxml has no type information: elements are Any to mypy.
+_Element: TypeAlias = Any
 
 
 class _PerThread(threading.local):
@@ -49,6 +51,11 @@ class _PerThread(threading.local):
 _local = _PerThread()
 
 
+def _line(el: _Element) -> int | None:
+    line = el.sourceline
+    return line if isinstance(line, int) else None
+
+
 def _item_ref(el: _Element) -> rq.ItemRef:
     return rq.ItemRef(id=el.get("Id", ""), change_key=el.get("ChangeKey"))
 
@@ -61,7 +68,7 @@ def _opt_ref(parent: _Element, name: str) -> rq.ItemRef | None:
 def _ref(parent: _Element, name: str) -> rq.ItemRef:
     ref = _opt_ref(parent, name)
     if ref is None:  # the schema makes this unreachable; keep the reader total anyway
-        raise schema_fault(f"The element '{name}' is missing.", parent.sourceline, None)
+        raise schema_fault(f"The element '{name}' is missing.", _line(parent), None)
     return ref
 
 
@@ -120,9 +127,7 @@ _READERS: dict[str, Callable[[_Element], rq.Request]] = {
         _opt_ref(e, "GroupId"),
     ),
     "AddImContactToGroup": lambda e: rq.AddImContactToGroup(_ref(e, "ContactId"), _opt_ref(e, "GroupId")),
-    "RemoveImContactFromGroup": lambda e: rq.RemoveImContactFromGroup(
-        _ref(e, "ContactId"), _ref(e, "GroupId")
-    ),
+    "RemoveImContactFromGroup": lambda e: rq.RemoveImContactFromGroup(_ref(e, "ContactId"), _ref(e, "GroupId")),
     "RemoveContactFromImList": lambda e: rq.RemoveContactFromImList(_ref(e, "ContactId")),
     "GetImItemList": lambda e: rq.GetImItemList(_paths(e)),
     "GetImItems": lambda e: rq.GetImItems(_ids(e, "ContactIds"), _ids(e, "GroupIds"), _paths(e)),
@@ -147,7 +152,7 @@ _KNOWN_HEADERS = frozenset(
 def _validate(el: _Element) -> None:
     schema = _local.schema
     if not schema.validate(el):
-        error = schema.error_log.last_error
+        error = next(iter(schema.error_log))  # the first violation is the one to fix first
         raise schema_fault(error.message, error.line, error.column)
 
 
@@ -200,20 +205,19 @@ def read_request(body: bytes) -> rq.Envelope:
     root = _parse(body)
     if root.tag != _ENVELOPE:
         raise schema_fault(
-            f"The root element '{etree.QName(root).localname}' is not a SOAP 1.1 Envelope "
-            f"(namespace '{SOAP}').",
-            root.sourceline,
+            f"The root element '{etree.QName(root).localname}' is not a SOAP 1.1 Envelope (namespace '{SOAP}').",
+            _line(root),
             None,
         )
     header = root.find(_HEADER)
     soap_body = root.find(_BODY)
     if soap_body is None:
-        raise schema_fault("The SOAP Envelope has no Body element.", root.sourceline, None)
+        raise schema_fault("The SOAP Envelope has no Body element.", _line(root), None)
     children = [el for el in soap_body if isinstance(el.tag, str)]
     if len(children) != 1:
         raise schema_fault(
             f"The SOAP Body must hold exactly one operation element, not {len(children)}.",
-            soap_body.sourceline,
+            _line(soap_body),
             None,
         )
     op_el = children[0]
@@ -222,7 +226,7 @@ def read_request(body: bytes) -> rq.Envelope:
         raise schema_fault(
             f"The element '{qname.localname}' in namespace '{qname.namespace}' is not an operation "
             "this server provides.",
-            op_el.sourceline,
+            _line(op_el),
             None,
         )
     headers = _headers(header)

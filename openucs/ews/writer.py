@@ -99,8 +99,7 @@ def _group(group: ImGroupView, tag: str) -> str:
     if group.extended_properties:
         parts.append("<t:ExtendedProperties>")
         parts.extend(
-            f"<t:ExtendedProperty>{_extended_property(p)}</t:ExtendedProperty>"
-            for p in group.extended_properties
+            f"<t:ExtendedProperty>{_extended_property(p)}</t:ExtendedProperty>" for p in group.extended_properties
         )
         parts.append("</t:ExtendedProperties>")
     if group.smtp_address is not None:
@@ -116,8 +115,7 @@ def _attributed_strings(tag: str, value: str | None) -> str:
     if value is None:
         return ""
     return (
-        f"<t:{tag}><t:StringAttributedValue><t:Value>{value}</t:Value>{_ATTRIBUTED}"
-        f"</t:StringAttributedValue></t:{tag}>"
+        f"<t:{tag}><t:StringAttributedValue><t:Value>{value}</t:Value>{_ATTRIBUTED}</t:StringAttributedValue></t:{tag}>"
     )
 
 
@@ -239,10 +237,7 @@ def _message_xml(details: tuple[XmlDetail, ...], tag: str, declare: str = "") ->
 def write_response(response: Response, version: str) -> bytes:
     """The whole SOAP envelope of one operation's response."""
     op = response.operation
-    head = (
-        f'{_ENVELOPE_OPEN}<s:Header><t:ServerVersionInfo {_BUILD} Version="{attr(version)}"/></s:Header>'
-        "<s:Body>"
-    )
+    head = f'{_ENVELOPE_OPEN}<s:Header><t:ServerVersionInfo {_BUILD} Version="{attr(version)}"/></s:Header><s:Body>'
     if response.code is ResponseCode.NO_ERROR:
         body = (
             f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
@@ -264,7 +259,7 @@ def write_fault(fault: SoapFault) -> bytes:
     return (
         f'{_XML_DECL}<s:Envelope xmlns:s="{SOAP}"><s:Body><s:Fault>'
         f'<faultcode xmlns:a="{TYPES}">a:{fault.code}</faultcode>'
-        f'<faultstring>{esc(fault.fault_string)}</faultstring><detail>'
+        f"<faultstring>{esc(fault.fault_string)}</faultstring><detail>"
         f'<e:ResponseCode xmlns:e="{ERRORS}">{fault.code}</e:ResponseCode>'
         f'<e:Message xmlns:e="{ERRORS}">{esc(fault.message)}</e:Message>{details}'
         "</detail></s:Fault></s:Body></s:Envelope>"

@@ -17,7 +17,12 @@ def add_new_im_contact_to_group(req: rq.AddNewImContactToGroup, ctx: Context) ->
     group_id = ctx.optional_group_id(req.group_id)
     with ctx.write() as tx:
         contact = imlist.add_new_contact(
-            tx.imlist(ctx.mailbox_id), ctx.limits, tx.directory, req.im_address.strip(), req.display_name, group_id
+            tx.imlist(ctx.mailbox_id),
+            ctx.limits,
+            tx.directory,
+            req.im_address.strip(),
+            display_name=req.display_name,
+            group_id=group_id,
         )
     return _persona_response("AddNewImContactToGroup", contact, ctx)
 
@@ -31,8 +36,8 @@ def add_new_tel_uri_contact_to_group(req: rq.AddNewTelUriContactToGroup, ctx: Co
             ctx.limits,
             tx.directory,
             req.im_contact_sip_uri_address.strip(),
-            number,
-            group_id,
+            display_name=number,
+            group_id=group_id,
             phone=number,
         )
     return _persona_response("AddNewTelUriContactToGroup", contact, ctx)

@@ -53,7 +53,7 @@ class Context:
         for ref in refs:
             try:
                 decoded = self.codec.decode(ref.id)
-            except Exception:  # noqa: BLE001,S112 - Exchange drops ids it cannot convert
+            except Exception:  # noqa: S112 - Exchange drops ids it cannot convert
                 continue
             if decoded.mailbox_id == self.mailbox_id and decoded.kind is kind:
                 found.append(decoded.item_id)

@@ -110,7 +110,7 @@ class SqlImList:
     # -- extended properties, loaded per mailbox in one query
     def _properties(self, column: str) -> dict[int, tuple[ExtendedProperty, ...]]:
         rows = self._db.all(
-            f"SELECT {_PROPERTY_COLUMNS} FROM im_extended_properties WHERE mailbox_id = ? "  # noqa: S608
+            f"SELECT {_PROPERTY_COLUMNS} FROM im_extended_properties WHERE mailbox_id = ? "
             f"AND {column} IS NOT NULL ORDER BY id",
             (self.mailbox_id,),
         )
@@ -123,7 +123,7 @@ class SqlImList:
     # -- groups
     def _groups(self, where: str, params: Sequence[Any]) -> list[Group]:
         rows = self._db.all(
-            f"SELECT {_GROUP_COLUMNS} FROM im_groups WHERE mailbox_id = ? {where} ORDER BY kind, id",  # noqa: S608
+            f"SELECT {_GROUP_COLUMNS} FROM im_groups WHERE mailbox_id = ? {where} ORDER BY kind, id",
             (self.mailbox_id, *params),
         )
         if not rows:
@@ -218,7 +218,7 @@ class SqlImList:
         props = self._properties("contact_id")
         if contact_ids is None:
             rows = self._db.all(
-                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? ORDER BY id",  # noqa: S608
+                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? ORDER BY id",
                 (self.mailbox_id,),
             )
         else:
@@ -227,15 +227,14 @@ class SqlImList:
                 return []
             marks = ", ".join("?" * len(ids))
             rows = self._db.all(
-                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND id IN ({marks}) "  # noqa: S608
-                "ORDER BY id",
+                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND id IN ({marks}) ORDER BY id",
                 (self.mailbox_id, *ids),
             )
         return [_contact(r, props.get(r[0], ())) for r in rows]
 
     def _one_contact(self, where: str, value: Any) -> Contact | None:
         row = self._db.one(
-            f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND {where} = ?",  # noqa: S608
+            f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND {where} = ?",
             (self.mailbox_id, value),
         )
         if row is None:
@@ -311,8 +310,7 @@ class SqlImList:
         for prop in properties:
             key = prop.key.canonical()
             self._db.run(
-                f"DELETE FROM im_extended_properties WHERE {column} = ? AND property_key = ? "  # noqa: S608
-                "AND mailbox_id = ?",
+                f"DELETE FROM im_extended_properties WHERE {column} = ? AND property_key = ? AND mailbox_id = ?",
                 (owner, key, self.mailbox_id),
             )
             self._db.run(
@@ -398,25 +396,26 @@ class SqlAccounts:
 
     def by_email(self, email: str) -> User | None:
         row = self._db.one(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?", (email.strip().lower(),)  # noqa: S608
+            f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?",
+            (email.strip().lower(),),
         )
         return None if row is None else _user(row)
 
     def by_id(self, user_id: int) -> User | None:
-        row = self._db.one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))  # noqa: S608
+        row = self._db.one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
         return None if row is None else _user(row)
 
     def by_im_address(self, im_address: str) -> User | None:
         key = im_address_key(im_address)
         row = self._db.one(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE im_address_key = ? OR email = ? "  # noqa: S608
+            f"SELECT {_USER_COLUMNS} FROM users WHERE im_address_key = ? OR email = ? "
             "ORDER BY im_address_key IS NULL LIMIT 1",
             (key, key),
         )
         return None if row is None else _user(row)
 
     def all(self) -> list[User]:
-        return [_user(r) for r in self._db.all(f"SELECT {_USER_COLUMNS} FROM users ORDER BY email")]  # noqa: S608
+        return [_user(r) for r in self._db.all(f"SELECT {_USER_COLUMNS} FROM users ORDER BY email")]
 
     def count(self) -> int:
         return int(self._db.one("SELECT COUNT(*) FROM users")[0])
@@ -440,7 +439,7 @@ class SqlAccounts:
             address = fields["im_address"]
             values.append(im_address_key(address) if address else None)
         self._db.run(
-            f"UPDATE users SET {', '.join(assignments)} WHERE id = ?",  # noqa: S608
+            f"UPDATE users SET {', '.join(assignments)} WHERE id = ?",
             (*values, user_id),
         )
 
