@@ -23,6 +23,7 @@ class Settings:
     max_groups: int = 64
     public_url: str | None = None
     log_level: str = "info"
+    access_log: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -49,6 +50,7 @@ class Settings:
 
 _INTS = {"port", "workers", "threads", "max_body_bytes", "max_contacts", "max_groups"}
 _PATHS = {"tls_cert", "tls_key"}
+_BOOLS = {"access_log"}
 
 
 def _convert(name: str, raw: str) -> object:
@@ -59,4 +61,8 @@ def _convert(name: str, raw: str) -> object:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a whole number, not {raw!r}") from None
     if name in _PATHS:
         return Path(raw)
+    if name in _BOOLS:
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        return raw.lower() in ("1", "true", "yes", "on")
     return raw

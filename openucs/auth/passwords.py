@@ -13,6 +13,7 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -72,23 +73,45 @@ class CredentialCache:
         return len(self._entries)
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The quick half of a password check: the account, and whether the cache vouched for it."""
+
+    user: User | None
+    verified: bool
+    digest: bytes = b""
+
+
 class PasswordAuthenticator:
+    """Checks a password in two steps so that the server can run the cheap one inline and send
+    only the expensive one (argon2, on a cache miss) to a thread."""
+
     def __init__(self, store: Store, cache: CredentialCache | None = None) -> None:
         self._store = store
         self.cache = cache or CredentialCache()
 
-    def authenticate(self, email: str, password: str) -> User | None:
+    def check_cached(self, email: str, password: str) -> Verdict:
+        """A database read and a cache probe: microseconds."""
         email = email.strip().lower()
         with self._store.transaction(write=False) as tx:
             user = tx.accounts.by_email(email)
         if user is None:
-            verify_password(_DUMMY_HASH, password)
-            return None
+            return Verdict(None, False)
         digest = self.cache.digest(email, password)
         cached = self.cache.verified_hash(digest)
-        if cached is not None and hmac.compare_digest(cached, user.password_hash):
-            return user
+        return Verdict(user, cached is not None and hmac.compare_digest(cached, user.password_hash), digest)
+
+    def verify(self, verdict: Verdict, password: str) -> User | None:
+        """The slow path: argon2. Runs even for unknown accounts, so timing tells nothing."""
+        user = verdict.user
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            return None
         if not verify_password(user.password_hash, password):
             return None
-        self.cache.remember(digest, email, user.password_hash)
+        self.cache.remember(verdict.digest, user.email, user.password_hash)
         return user
+
+    def authenticate(self, email: str, password: str) -> User | None:
+        verdict = self.check_cached(email, password)
+        return verdict.user if verdict.verified else self.verify(verdict, password)

@@ -119,7 +119,27 @@ def _attributed_strings(tag: str, value: str | None) -> str:
     )
 
 
+def _optional(tag: str, value: str | None) -> str:
+    return f"<t:{tag}>{value}</t:{tag}>" if value else ""
+
+
+def _phones(p: PersonaView) -> str:
+    out = []
+    for kind, element in (("Business", "BusinessPhoneNumbers"), ("Mobile", "MobilePhones")):
+        values = "".join(
+            f"<t:PhoneNumberAttributedValue><t:Value><t:Number>{esc(ph.number)}</t:Number>"
+            f"<t:Type>{kind}</t:Type></t:Value>{_ATTRIBUTED}</t:PhoneNumberAttributedValue>"
+            for ph in p.phones
+            if ph.type == kind
+        )
+        if values:
+            out.append(f"<t:{element}>{values}</t:{element}>")
+    return "".join(out)
+
+
 def _persona(p: PersonaView, tag: str) -> str:
+    # One template per persona; optional parts are "" when absent. This runs once per contact
+    # of a list, so it avoids per-element calls on the common path (no names, no phones).
     name = esc(p.display_name)
     given = esc(p.given_name) if p.given_name else None
     surname = esc(p.surname) if p.surname else None
@@ -128,73 +148,63 @@ def _persona(p: PersonaView, tag: str) -> str:
     else:
         first_last = last_first = file_as = name
     im = esc(p.im_address)
-    parts = [
-        f'<{tag}><t:PersonaId Id="{p.persona_id}"/><t:PersonaType>Person</t:PersonaType>'
-        f"<t:CreationTime>{p.creation_time}</t:CreationTime><t:DisplayName>{name}</t:DisplayName>"
-        f"<t:DisplayNameFirstLast>{first_last}</t:DisplayNameFirstLast>"
-        f"<t:DisplayNameLastFirst>{last_first}</t:DisplayNameLastFirst><t:FileAs>{file_as}</t:FileAs>"
-    ]
-    if given:
-        parts.append(f"<t:GivenName>{given}</t:GivenName>")
-    if surname:
-        parts.append(f"<t:Surname>{surname}</t:Surname>")
     title = esc(p.title) if p.title else None
     department = esc(p.department) if p.department else None
     company = esc(p.company_name) if p.company_name else None
-    if title:
-        parts.append(f"<t:Title>{title}</t:Title>")
-    if department:
-        parts.append(f"<t:Department>{department}</t:Department>")
-    if company:
-        parts.append(f"<t:CompanyName>{company}</t:CompanyName>")
-    email = None
+    details = names = organisation = ""
+    if given or surname or title or department or company:
+        details = (
+            _optional("GivenName", given)
+            + _optional("Surname", surname)
+            + _optional("Title", title)
+            + _optional("Department", department)
+            + _optional("CompanyName", company)
+        )
+        names = _attributed_strings("GivenNames", given) + _attributed_strings("Surnames", surname)
+        organisation = (
+            _attributed_strings("Titles", title)
+            + _attributed_strings("Departments", department)
+            + _attributed_strings("CompanyNames", company)
+        )
+    email = emails = emails1 = ""
     if p.email_address:
         email = (
             f"<t:Name>{name}</t:Name><t:EmailAddress>{esc(p.email_address)}</t:EmailAddress>"
             "<t:RoutingType>SMTP</t:RoutingType>"
         )
-        parts.append(
+        emails = (
             f"<t:EmailAddress>{email}</t:EmailAddress><t:EmailAddresses><t:Address>{email}</t:Address>"
             "</t:EmailAddresses>"
         )
-    parts.append(
-        f"<t:ImAddress>{im}</t:ImAddress><t:RelevanceScore>{RELEVANCE_SCORE}</t:RelevanceScore>"
+        emails1 = (
+            f"<t:Emails1><t:EmailAddressAttributedValue><t:Value>{email}</t:Value>{_ATTRIBUTED}"
+            "</t:EmailAddressAttributedValue></t:Emails1>"
+        )
+    phones = _phones(p) if p.phones else ""
+    extended = ""
+    if p.extended_properties:
+        extended = (
+            "<t:ExtendedProperties>"
+            + "".join(
+                f"<t:ExtendedPropertyAttributedValue><t:Value>{_extended_property(x)}</t:Value>{_ATTRIBUTED}"
+                "</t:ExtendedPropertyAttributedValue>"
+                for x in p.extended_properties
+            )
+            + "</t:ExtendedProperties>"
+        )
+    return (
+        f'<{tag}><t:PersonaId Id="{p.persona_id}"/><t:PersonaType>Person</t:PersonaType>'
+        f"<t:CreationTime>{p.creation_time}</t:CreationTime><t:DisplayName>{name}</t:DisplayName>"
+        f"<t:DisplayNameFirstLast>{first_last}</t:DisplayNameFirstLast>"
+        f"<t:DisplayNameLastFirst>{last_first}</t:DisplayNameLastFirst><t:FileAs>{file_as}</t:FileAs>"
+        f"{details}{emails}<t:ImAddress>{im}</t:ImAddress><t:RelevanceScore>{RELEVANCE_SCORE}</t:RelevanceScore>"
         f'<t:Attributions><t:Attribution><t:Id>0</t:Id><t:SourceId Id="{p.source_id.id}" '
         f'ChangeKey="{MEMBER_CHANGE_KEY}"/><t:DisplayName>{QUICK_CONTACT_SOURCE}</t:DisplayName>'
         "<t:IsWritable>true</t:IsWritable><t:IsQuickContact>true</t:IsQuickContact>"
         f'<t:IsHidden>false</t:IsHidden><t:FolderId Id="{p.folder_id}" ChangeKey="{FOLDER_CHANGE_KEY}"/>'
-        f"</t:Attribution></t:Attributions>{_attributed_strings('DisplayNames', name)}"
+        f"</t:Attribution></t:Attributions>{_attributed_strings('DisplayNames', name)}{names}{phones}{emails1}"
+        f"{_attributed_strings('ImAddresses', im)}{organisation}{extended}</{tag}>"
     )
-    parts.append(_attributed_strings("GivenNames", given))
-    parts.append(_attributed_strings("Surnames", surname))
-    for kind, element in (("Business", "BusinessPhoneNumbers"), ("Mobile", "MobilePhones")):
-        numbers = [ph for ph in p.phones if ph.type == kind]
-        if numbers:
-            values = "".join(
-                f"<t:PhoneNumberAttributedValue><t:Value><t:Number>{esc(ph.number)}</t:Number>"
-                f"<t:Type>{kind}</t:Type></t:Value>{_ATTRIBUTED}</t:PhoneNumberAttributedValue>"
-                for ph in numbers
-            )
-            parts.append(f"<t:{element}>{values}</t:{element}>")
-    if email:
-        parts.append(
-            f"<t:Emails1><t:EmailAddressAttributedValue><t:Value>{email}</t:Value>{_ATTRIBUTED}"
-            "</t:EmailAddressAttributedValue></t:Emails1>"
-        )
-    parts.append(_attributed_strings("ImAddresses", im))
-    parts.append(_attributed_strings("Titles", title))
-    parts.append(_attributed_strings("Departments", department))
-    parts.append(_attributed_strings("CompanyNames", company))
-    if p.extended_properties:
-        parts.append("<t:ExtendedProperties>")
-        parts.extend(
-            f"<t:ExtendedPropertyAttributedValue><t:Value>{_extended_property(x)}</t:Value>{_ATTRIBUTED}"
-            "</t:ExtendedPropertyAttributedValue>"
-            for x in p.extended_properties
-        )
-        parts.append("</t:ExtendedProperties>")
-    parts.append(f"</{tag}>")
-    return "".join(parts)
 
 
 def _item_list(items: ImItemListView) -> str:

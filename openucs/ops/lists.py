@@ -11,12 +11,13 @@ from openucs.ops.views import ViewMaker, wanted_keys
 def get_im_item_list(req: rq.GetImItemList, ctx: Context) -> Response:
     """Every group and every persona of the list. The system groups are created on first use;
     only that first read becomes a write."""
+    with_properties = bool(req.extended_properties)
     with ctx.read() as tx:
-        repo = tx.imlist(ctx.mailbox_id)
+        repo = tx.imlist(ctx.mailbox_id, with_properties=with_properties)
         items = imlist.item_list(repo)
     if imlist.missing_system_groups(items.groups):
         with ctx.write() as tx:
-            repo = tx.imlist(ctx.mailbox_id)
+            repo = tx.imlist(ctx.mailbox_id, with_properties=with_properties)
             repo.create_missing_system_groups()
             items = imlist.item_list(repo)
     views = ViewMaker(ctx.codec, ctx.mailbox_id, wanted_keys(req.extended_properties))
@@ -30,6 +31,7 @@ def get_im_items(req: rq.GetImItems, ctx: Context) -> Response:
     contact_ids += ctx.lenient_ids(req.contact_ids, IdKind.PERSONA)
     group_ids = ctx.lenient_ids(req.group_ids, IdKind.GROUP)
     with ctx.read() as tx:
-        items = imlist.items(tx.imlist(ctx.mailbox_id), contact_ids, group_ids)
+        repo = tx.imlist(ctx.mailbox_id, with_properties=bool(req.extended_properties))
+        items = imlist.items(repo, contact_ids, group_ids)
     views = ViewMaker(ctx.codec, ctx.mailbox_id, wanted_keys(req.extended_properties))
     return Response("GetImItems", payload=views.item_list(items, omit_empty=True))

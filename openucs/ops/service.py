@@ -10,13 +10,14 @@ from openucs.domain.model import Limits
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault
 from openucs.ews.reader import read_request
+from openucs.ews.requests import Envelope
 from openucs.ews.responses import Response
 from openucs.ews.versions import DEFAULT_VERSION
 from openucs.ews.writer import write_fault, write_response
 from openucs.ops.context import Context
 from openucs.ops.errors import EXPECTED_ERRORS, code_response, error_response
 from openucs.ops.ids import IdCodec
-from openucs.ops.registry import HANDLERS
+from openucs.ops.registry import HANDLERS, READ_ONLY
 from openucs.store.port import Store
 
 log = logging.getLogger("openucs.ops")
@@ -37,10 +38,24 @@ class Service:
         self.limits = limits
 
     def handle(self, body: bytes, caller: User, request_id: str) -> Outcome:
+        decoded = self.decode(body)
+        if isinstance(decoded, Outcome):
+            return decoded
+        return self.execute(decoded, caller, request_id)
+
+    def decode(self, body: bytes) -> Envelope | Outcome:
+        """The first half of ``handle``: the request, or the fault that answers it."""
         try:
-            envelope = read_request(body)
+            return read_request(body)
         except SoapFault as fault:
             return Outcome(500, write_fault(fault), None, fault.code.value)
+
+    @staticmethod
+    def writes(envelope: Envelope) -> bool:
+        return envelope.operation not in READ_ONLY
+
+    def execute(self, envelope: Envelope, caller: User, request_id: str) -> Outcome:
+        """The second half of ``handle``: run a decoded request and write its response."""
         operation = envelope.operation
         version = envelope.headers.request_server_version or DEFAULT_VERSION
         if envelope.headers.impersonation is not None:

@@ -70,26 +70,29 @@ class ViewMaker:
     def persona(self, contact: Contact) -> PersonaView:
         encode = self._codec.encode
         card = contact.card
-        phones = []
-        if card.business_phone:
-            phones.append(PhoneView(card.business_phone, "Business"))
-        if card.mobile_phone:
-            phones.append(PhoneView(card.mobile_phone, "Mobile"))
+        phones: tuple[PhoneView, ...] = ()
+        if card.business_phone or card.mobile_phone:
+            phones = tuple(
+                PhoneView(number, kind)
+                for number, kind in ((card.business_phone, "Business"), (card.mobile_phone, "Mobile"))
+                if number
+            )
+        # Positional, in PersonaView's field order: this runs once per contact of the list.
         return PersonaView(
-            persona_id=encode(self._mailbox, IdKind.PERSONA, contact.id),
-            creation_time=contact.created,
-            display_name=card.display_name,
-            source_id=ItemRef(encode(self._mailbox, IdKind.CONTACT, contact.id)),
-            folder_id=self._folder,
-            im_address=contact.im_address,
-            email_address=card.email_address,
-            given_name=card.given_name,
-            surname=card.surname,
-            title=card.title,
-            department=card.department,
-            company_name=card.company_name,
-            phones=tuple(phones),
-            extended_properties=_properties(contact.extended_properties, self._wanted),
+            encode(self._mailbox, IdKind.PERSONA, contact.id),
+            contact.created,
+            card.display_name,
+            ItemRef(encode(self._mailbox, IdKind.CONTACT, contact.id)),
+            self._folder,
+            contact.im_address,
+            card.email_address,
+            card.given_name,
+            card.surname,
+            card.title,
+            card.department,
+            card.company_name,
+            phones,
+            _properties(contact.extended_properties, self._wanted) if contact.extended_properties else (),
         )
 
     def item_list(self, items: ImList, *, omit_empty: bool) -> ImItemListView:
