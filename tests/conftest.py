@@ -1,4 +1,7 @@
-"""Fixtures: a real SQLite store file per test, the in-process service, a running server."""
+"""Fixtures: a real store per test (SQLite file, and a fresh PostgreSQL database), the in-process
+service, a running server."""
+
+import os
 
 import pytest
 
@@ -8,6 +11,7 @@ from openucs.domain.model import Limits
 from openucs.ops.ids import IdCodec
 from openucs.ops.service import Service
 from openucs.store.open import open_store
+from tests.pg_server import PostgresServer, find_bindir
 from tests.support import InProcessClient, ServerProcess, ms_schemas
 
 PASSWORD = "correct horse battery staple"
@@ -17,9 +21,42 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     ms_schemas()  # fail fast when the reference schema is missing
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Started on first use; PostgreSQL tests skip without the server binaries, unless
+    OPENUCS_REQUIRE_POSTGRES=1 (CI) makes that an error."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("OPENUCS_REQUIRE_POSTGRES") == "1":
+            pytest.fail("OPENUCS_REQUIRE_POSTGRES=1 but no PostgreSQL server binaries (initdb, pg_ctl)", pytrace=False)
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl)")
+    server = PostgresServer(bindir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def database_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'openucs.db'}"
+def postgres_database(postgres_server):
+    """URLs of fresh, empty PostgreSQL databases, dropped after the test."""
+    names = []
+
+    def make(*, migrated: bool = True) -> str:
+        name, url = postgres_server.create_database(migrated=migrated)
+        names.append(name)
+        return url
+
+    yield make
+    for name in names:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'openucs.db'}"
+    return request.getfixturevalue("postgres_database")()
 
 
 @pytest.fixture
@@ -41,7 +78,7 @@ def service(store, limits) -> Service:
 
 def make_user(store, email: str, name: str = "", password: str = PASSWORD):
     with store.transaction(write=True) as tx:
-        return tx.accounts.add(email, name or email.split("@")[0].title(), hash_password(password))
+        return tx.accounts.add(email, name or email.split("@", maxsplit=1)[0].title(), hash_password(password))
 
 
 @pytest.fixture

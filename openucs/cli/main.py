@@ -5,6 +5,7 @@ openucs user add EMAIL --display-name NAME --password-stdin
 openucs user list
 openucs user passwd EMAIL --password-stdin
 openucs user remove EMAIL
+openucs db export FILE | openucs db import FILE
 """
 
 import argparse
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from openucs.auth.passwords import hash_password
+from openucs.cli import db
 from openucs.config import Settings
 from openucs.domain.accounts import AccountExists
 from openucs.domain.imlist import is_smtp_address
@@ -178,6 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
         lifespan="on",
@@ -220,6 +223,7 @@ def parser() -> argparse.ArgumentParser:
     remove.set_defaults(func=cmd_user_remove)
     for sub in (add, lst, passwd, remove):
         sub.add_argument("--database", dest="database", default=argparse.SUPPRESS, help="database URL")
+    db.register(commands)
     return root
 
 

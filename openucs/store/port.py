@@ -8,6 +8,7 @@ from openucs.store.sql import SqlTransaction
 
 class Store(Protocol):
     url: str
+    inline: bool  # true when calls are fast enough to run on the event loop (no network waits)
 
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> AbstractContextManager[SqlTransaction]:
         """One transaction. ``write`` takes the write path; ``lock_mailbox`` serialises it with every

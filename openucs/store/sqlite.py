@@ -13,13 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from openucs.store.migrations import LATEST_VERSION, MIGRATIONS
+from openucs.store.migrate import migrate, schema_version
 from openucs.store.sql import SqlSession, SqlTransaction
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
 class SqliteStore:
+    # Calls return in microseconds and never wait on a network: the server runs them inline.
+    inline = True
+
     def __init__(self, path: Path, *, synchronous: Synchronous = "FULL", busy_timeout_ms: int = 30_000) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
@@ -63,30 +66,12 @@ class SqliteStore:
             cursor.close()
 
     def schema_version(self) -> int:
-        row = self._connection().execute("SELECT MAX(version) FROM openucs_schema").fetchone()
-        return int(row[0] or 0)
+        with self.transaction(write=False) as tx:
+            return schema_version(tx.db)
 
     def migrate(self) -> None:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS openucs_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-            current = conn.execute("SELECT MAX(version) FROM openucs_schema").fetchone()[0] or 0
-            if current > LATEST_VERSION:
-                raise RuntimeError(
-                    f"database schema version {current} is newer than this openucs ({LATEST_VERSION}); upgrade openucs"
-                )
-            for migration in MIGRATIONS:
-                if migration.version > current:
-                    for statement in migration.render("sqlite"):
-                        conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO openucs_schema (version, name) VALUES (?, ?)", (migration.version, migration.name)
-                    )
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        with self.transaction(write=True) as tx:  # BEGIN IMMEDIATE: the migration lock
+            migrate(tx.db)
 
     def close(self) -> None:
         with self._lock:

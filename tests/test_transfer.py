@@ -1,0 +1,348 @@
+"""``openucs db export`` / ``import``: SQLite → PostgreSQL → SQLite loses nothing, ids issued
+before a move still work after it, and a bad file or a non-empty target writes nothing."""
+
+import copy
+import functools
+import io
+import json
+
+import pytest
+
+from openucs.app import build_service
+from openucs.auth.passwords import hash_password
+from openucs.config import Settings
+from openucs.domain.model import ExtendedProperty, PropertyKey
+from openucs.ops.ids import IdKind
+from openucs.store.open import open_store
+from openucs.store.transfer import InvalidExport, TargetNotEmpty, export_data, import_data
+from tests.conftest import PASSWORD, make_user
+from tests.support import InProcessClient, envelope, run_cli, validate_envelope
+
+WANT_PROPERTIES = (
+    "<m:ExtendedProperties>"
+    '<t:ExtendedProperty PropertyTag="0x3a06" PropertyType="String"/>'
+    '<t:ExtendedProperty DistinguishedPropertySetId="PublicStrings" PropertyName="Note" PropertyType="StringArray"/>'
+    "</m:ExtendedProperties>"
+)
+TAG = PropertyKey("String", property_tag="0x3a06")
+NOTE = PropertyKey("StringArray", distinguished_property_set_id="PublicStrings", property_name="Note")
+
+# Every column of every table, in a stable order. Membership and property rows are renumbered
+# by an import (no client ever sees those ids); their order within each group or contact, which
+# is what clients see, is kept.
+TABLES = {
+    "users": "SELECT * FROM users ORDER BY id",
+    "im_groups": "SELECT * FROM im_groups ORDER BY id",
+    "im_contacts": "SELECT * FROM im_contacts ORDER BY id",
+    "im_members": "SELECT mailbox_id, group_id, contact_id FROM im_members ORDER BY group_id, id",
+    "im_extended_properties": "SELECT mailbox_id, group_id, contact_id, property_key, property_type, "
+    "distinguished_property_set_id, property_set_id, property_tag, property_name, property_id, multi_valued, "
+    "property_values FROM im_extended_properties ORDER BY COALESCE(group_id, 0), COALESCE(contact_id, 0), id",
+    "server_secrets": "SELECT name, value FROM server_secrets ORDER BY name",
+}
+
+
+def dump(store) -> dict[str, list[tuple]]:
+    """The whole database as plain values (SQLite's 0/1 booleans read as PostgreSQL's)."""
+    bool_columns = {"users": 5, "im_extended_properties": 10}
+    out = {}
+    with store.transaction(write=False) as tx:
+        for table, query in TABLES.items():
+            rows = [list(r) for r in tx.db.all(query)]
+            for row in rows:
+                if table in bool_columns:
+                    row[bool_columns[table]] = bool(row[bool_columns[table]])
+            out[table] = [tuple(r) for r in rows]
+    return out
+
+
+def call(client, body: str):
+    return client.call(body).ok()
+
+
+def ref_xml(tag: str, ref) -> str:
+    return f'<m:{tag} Id="{ref.id}" ChangeKey="{ref.change_key}"/>'
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def populate(store) -> None:
+    """Two busy mailboxes and an idle one: user groups, a distribution group, directory and
+    plain contacts, a contact in several groups, a TEL URI contact, extended properties on a
+    group and a contact, deleted items,
+    directory fields and the migration flag."""
+    service = build_service(store, Settings(database=store.url))
+    with store.transaction(write=True) as tx:
+        alice = tx.accounts.add("alice@example.com", "Alice Example", password_hash())
+        bob = tx.accounts.add("bob@example.com", "Bob Example", password_hash())
+        tx.accounts.add("carol@example.com", "Carol Idle", password_hash())
+        tx.accounts.update_directory(
+            bob.id, {"im_address": "sip:Bob@Example.com", "title": "Engineer", "mobile_phone": "+1 555 0100"}
+        )
+        tx.accounts.set_migration_completed(alice.id, True)
+    a = InProcessClient(service, alice)
+    b = InProcessClient(service, bob)
+    work = call(a, "<m:AddImGroup><m:DisplayName>Work</m:DisplayName></m:AddImGroup>").group_ref()
+    friends = call(a, "<m:AddImGroup><m:DisplayName>Friends ü &amp; co</m:DisplayName></m:AddImGroup>").group_ref()
+    temp = call(a, "<m:AddImGroup><m:DisplayName>Temp</m:DisplayName></m:AddImGroup>").group_ref()
+    for address, group in (("sip:bob@example.com", work), ("dave@example.org", work), ("eve@example.org", temp)):
+        call(
+            a,
+            f"<m:AddNewImContactToGroup><m:ImAddress>{address}</m:ImAddress>{ref_xml('GroupId', group)}"
+            "</m:AddNewImContactToGroup>",
+        )
+    dave = a.item_list().personas["dave@example.org"]["id"]
+    call(a, f"<m:AddImContactToGroup>{ref_xml('ContactId', dave)}{ref_xml('GroupId', friends)}</m:AddImContactToGroup>")
+    call(a, f"<m:AddImContactToGroup>{ref_xml('ContactId', dave)}</m:AddImContactToGroup>")  # Other Contacts
+    call(a, f"<m:RemoveImGroup>{ref_xml('GroupId', temp)}</m:RemoveImGroup>")  # eve goes with it
+    call(
+        a,
+        "<m:AddNewTelUriContactToGroup><m:TelUriAddress>tel:+15550199</m:TelUriAddress>"
+        "<m:ImContactSipUriAddress>sip:frank@example.org</m:ImContactSipUriAddress>"
+        "<m:ImTelephoneNumber>+1 555 0199</m:ImTelephoneNumber></m:AddNewTelUriContactToGroup>",
+    )
+    call(
+        a,
+        "<m:AddDistributionGroupToImList><m:SmtpAddress>Team@Example.com</m:SmtpAddress>"
+        "<m:DisplayName>The Team</m:DisplayName></m:AddDistributionGroupToImList>",
+    )
+    call(b, "<m:AddNewImContactToGroup><m:ImAddress>alice@example.com</m:ImAddress></m:AddNewImContactToGroup>")
+    # The newest group and contact deleted: the high-water marks now exceed every id present.
+    gone = call(b, "<m:AddImGroup><m:DisplayName>Gone</m:DisplayName></m:AddImGroup>").group_ref()
+    call(b, f"<m:AddNewImContactToGroup><m:ImAddress>ghost@example.org</m:ImAddress>{ref_xml('GroupId', gone)}"
+         "</m:AddNewImContactToGroup>")  # fmt: skip
+    call(b, f"<m:RemoveImGroup>{ref_xml('GroupId', gone)}</m:RemoveImGroup>")
+    with store.transaction(write=True, lock_mailbox=alice.id) as tx:
+        imlist = tx.imlist(alice.id)
+        group_id = service.codec.decode(work.id).item_id
+        contact_id = service.codec.decode(dave.id).item_id
+        imlist.set_extended_properties(group_id=group_id, properties=[ExtendedProperty(TAG, ("Work \u2603 group",))])
+        imlist.set_extended_properties(
+            contact_id=contact_id,
+            properties=[ExtendedProperty(TAG, ("x",)), ExtendedProperty(NOTE, ("one", "two", "%s ?"), True)],
+        )
+
+
+def export_text(store) -> str:
+    out = io.StringIO()
+    export_data(store, out)
+    return out.getvalue()
+
+
+def without_timestamp(text: str) -> dict:
+    doc = json.loads(text)
+    del doc["exported"]
+    return doc
+
+
+def raw_item_list(service, store, email: str) -> bytes:
+    with store.transaction(write=False) as tx:
+        user = tx.accounts.by_email(email)
+    outcome = service.handle(envelope(f"<m:GetImItemList>{WANT_PROPERTIES}</m:GetImItemList>"), user, "transfer")
+    assert outcome.status == 200
+    validate_envelope(outcome.body)
+    return outcome.body
+
+
+def test_round_trip_sqlite_postgresql_sqlite_loses_nothing(tmp_path, postgres_database):
+    source = open_store(f"sqlite:///{tmp_path / 'source.db'}")
+    middle = open_store(postgres_database())
+    final = open_store(f"sqlite:///{tmp_path / 'final.db'}")
+    try:
+        populate(source)
+        before = {e: raw_item_list(build_service(source, Settings()), source, e) for e in ("alice@example.com",)}
+        first = export_text(source)
+        import_data(middle, json.loads(first))
+        second = export_text(middle)
+        import_data(final, json.loads(second))
+        third = export_text(final)
+
+        assert without_timestamp(first) == without_timestamp(second) == without_timestamp(third)
+        assert dump(source) == dump(middle) == dump(final)
+        doc = json.loads(first)
+        alice = next(u for u in doc["users"] if u["email"] == "alice@example.com")
+        assert alice["im_list_migration_completed"] is True
+        assert alice["password_hash"].startswith("$argon2")
+        assert [g["display_name"] for g in alice["groups"]][-2:] == ["Friends ü & co", "The Team"]
+        assert doc["sequences"]["im_groups"] > max(g["id"] for u in doc["users"] for g in u["groups"])
+        assert doc["sequences"]["im_contacts"] > max(c["id"] for u in doc["users"] for c in u["contacts"])
+        assert list(doc["server_secrets"]) == ["item-id-key"]
+
+        # The same ids, the same bytes: what a client cached before the move is still right.
+        for store in (middle, final):
+            service = build_service(store, Settings())
+            assert {e: raw_item_list(service, store, e) for e in before} == before
+    finally:
+        for store in (source, middle, final):
+            store.close()
+
+
+@pytest.mark.parametrize("target_kind", ["sqlite", "postgresql"])
+def test_ids_issued_before_the_move_still_work_and_are_never_reissued(tmp_path, target_kind, request):
+    source = open_store(f"sqlite:///{tmp_path / 'source.db'}")
+    if target_kind == "sqlite":
+        target = open_store(f"sqlite:///{tmp_path / 'target.db'}")
+    else:
+        target = open_store(request.getfixturevalue("postgres_database")())
+    try:
+        populate(source)
+        old_service = build_service(source, Settings())
+        with source.transaction(write=False) as tx:
+            alice = tx.accounts.by_email("alice@example.com")
+        old = InProcessClient(old_service, alice).item_list()
+        doc = json.loads(export_text(source))
+        import_data(target, doc)
+
+        service = build_service(target, Settings())
+        with target.transaction(write=False) as tx:
+            moved = tx.accounts.by_email("alice@example.com")
+        assert moved == alice
+        client = InProcessClient(service, moved)
+        work, dave = old.groups["Work"]["id"], old.personas["dave@example.org"]["id"]
+        call(client, f"<m:RemoveImContactFromGroup>{ref_xml('ContactId', dave)}{ref_xml('GroupId', work)}"
+             "</m:RemoveImContactFromGroup>")  # fmt: skip
+        added = call(
+            client,
+            f"<m:AddNewImContactToGroup><m:ImAddress>zed@example.org</m:ImAddress>{ref_xml('GroupId', work)}"
+            "</m:AddNewImContactToGroup>",
+        ).persona_ref()
+        group = call(client, "<m:AddImGroup><m:DisplayName>After</m:DisplayName></m:AddImGroup>").group_ref()
+        assert service.codec.decode(added.id).item_id > doc["sequences"]["im_contacts"]
+        assert service.codec.decode(group.id).item_id > doc["sequences"]["im_groups"]
+        assert service.codec.decode(group.id).kind is IdKind.GROUP
+        user = make_user(target, "new@example.com")
+        assert user.id > doc["sequences"]["users"]
+        state = client.item_list()
+        assert state.members_of("Work") == {"sip:bob@example.com", "zed@example.org"}
+    finally:
+        source.close()
+        target.close()
+
+
+@pytest.fixture(scope="module")
+def good_export(tmp_path_factory) -> dict:
+    source = open_store(f"sqlite:///{tmp_path_factory.mktemp('good') / 'good.db'}")
+    try:
+        populate(source)
+        return json.loads(export_text(source))
+    finally:
+        source.close()
+
+
+def _dangling_member(doc):
+    alice = next(u for u in doc["users"] if u["email"] == "alice@example.com")
+    work = next(g for g in alice["groups"] if g["display_name"] == "Work")
+    work["members"].append(len(alice["contacts"]))
+    u, g = doc["users"].index(alice), alice["groups"].index(work)
+    return f"$.users[{u}].groups[{g}].members[{len(work['members']) - 1}]"
+
+
+def _repeated_contact_id(doc):
+    doc["users"][1]["contacts"][0]["id"] = doc["users"][0]["contacts"][0]["id"]
+    return "$.users[1].contacts[0].id"
+
+
+def _set(path_keys, value, expected_path):
+    def mutate(doc):
+        target = doc
+        for key in path_keys[:-1]:
+            target = target[key]
+        target[path_keys[-1]] = value
+        return expected_path
+
+    return mutate
+
+
+BAD = {
+    "wrong format": _set(["format"], "something-else", "$.format"),
+    "version 2": _set(["version"], 2, "$.version"),
+    "dangling member index": _dangling_member,
+    "repeated contact id": _repeated_contact_id,
+    "unknown group kind": _set(["users", 0, "groups", 0, "kind"], "IPM.Note", "$.users[0].groups[0].kind"),
+    "flag not a boolean": _set(
+        ["users", 0, "im_list_migration_completed"], 1, "$.users[0].im_list_migration_completed"
+    ),
+    "unknown field": _set(["users", 0, "nickname"], "x", "$.users[0].nickname"),
+}
+
+
+def _empty(store) -> bool:
+    with store.transaction(write=False) as tx:
+        return all(not tx.db.all(f"SELECT 1 FROM {t}") for t in TABLES)
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_file_is_refused_with_its_path_and_nothing_written(good_export, database_url, case):
+    doc = copy.deepcopy(good_export)
+    expected_path = BAD[case](doc)
+    store = open_store(database_url)
+    try:
+        with pytest.raises(InvalidExport) as refused:
+            import_data(store, doc)
+        assert refused.value.path == expected_path, str(refused.value)
+        assert str(refused.value).startswith(expected_path + ": ")
+        assert _empty(store)
+        import_data(store, good_export)  # the good original still loads: the failure was the file's
+        assert not _empty(store)
+    finally:
+        store.close()
+
+
+def test_a_non_empty_target_is_refused_and_left_unchanged(good_export, database_url):
+    store = open_store(database_url)
+    try:
+        make_user(store, "someone@example.com")
+        before = dump(store)
+        with pytest.raises(TargetNotEmpty, match="not empty"):
+            import_data(store, good_export)
+        assert dump(store) == before
+    finally:
+        store.close()
+
+
+def test_cli_moves_a_database_through_a_pipe(tmp_path, database_url):
+    source = open_store(database_url)
+    try:
+        populate(source)
+        expected = dump(source)
+    finally:
+        source.close()
+    exported = run_cli("db", "export", "-", database=database_url)
+    assert json.loads(exported.stdout)["format"] == "openucs-export"
+    assert "exported 3 accounts" in exported.stderr
+    target_url = f"sqlite:///{tmp_path / 'moved.db'}"
+    imported = run_cli("db", "import", "-", database=target_url, stdin=exported.stdout)
+    assert "imported 3 accounts, 12 groups, 4 contacts" in imported.stderr
+    target = open_store(target_url)
+    try:
+        assert dump(target) == expected
+    finally:
+        target.close()
+
+    again = run_cli("db", "import", "-", database=target_url, stdin=exported.stdout, check=False)
+    assert again.returncode == 1
+    assert "not empty" in again.stderr and "nothing imported" in again.stderr
+
+    file = tmp_path / "export.json"
+    assert run_cli("db", "export", str(file), database=target_url).returncode == 0
+    assert file.stat().st_mode & 0o077 == 0  # password hashes and the id key: owner only
+    assert without_timestamp(file.read_text()) == without_timestamp(exported.stdout)
+
+
+def test_cli_refuses_a_bad_file_before_touching_the_database(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "openucs-export", "version": 2, "users": [], "server_secrets": {}}))
+    target = tmp_path / "never.db"
+    result = run_cli("db", "import", str(bad), database=f"sqlite:///{target}", check=False)
+    assert result.returncode == 1
+    assert "$.version: version 2 is not supported" in result.stderr
+    assert not target.exists()
+    result = run_cli("db", "import", str(tmp_path / "missing.json"), database=f"sqlite:///{target}", check=False)
+    assert result.returncode == 1 and "cannot read" in result.stderr
+    bad.write_text("{not json")
+    result = run_cli("db", "import", str(bad), database=f"sqlite:///{target}", check=False)
+    assert result.returncode == 1 and "not a JSON document" in result.stderr
+    assert not target.exists()
