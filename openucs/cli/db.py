@@ -8,14 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from openucs.config import Settings
-from openucs.store.open import open_store
-from openucs.store.port import Store
+from openucs.cli.common import Commands, add_database_option, open_database
 from openucs.store.transfer import TransferError, export_data, import_data, validate
-
-
-def _store(args: argparse.Namespace) -> Store:
-    return open_store(Settings.from_env(database=args.database).database)
 
 
 def _fail(message: str) -> int:
@@ -24,7 +18,7 @@ def _fail(message: str) -> int:
 
 
 def cmd_db_export(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = open_database(args)
     try:
         if args.file == "-":
             out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
@@ -66,7 +60,7 @@ def cmd_db_import(args: argparse.Namespace) -> int:
         validate(doc)  # before the store is opened: a bad file creates nothing
     except TransferError as exc:
         return _fail(f"{args.file}: {exc}; nothing imported")
-    store = _store(args)
+    store = open_database(args)
     try:
         counts = import_data(store, doc)
     except TransferError as exc:
@@ -77,7 +71,7 @@ def cmd_db_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(commands: Commands) -> None:
     db = commands.add_parser("db", help="export or import the whole database").add_subparsers(
         dest="db_command", required=True
     )
@@ -87,5 +81,4 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     load = db.add_parser("import", help="load an export into a new, empty database")
     load.add_argument("file", metavar="FILE", help="input file, or - for standard input")
     load.set_defaults(func=cmd_db_import)
-    for sub in (export, load):
-        sub.add_argument("--database", dest="database", default=argparse.SUPPRESS, help="database URL")
+    add_database_option(export, load)

@@ -25,7 +25,10 @@ def open_store(url: str) -> Store:
         # sqlite:///rel.db has path "/rel.db" (relative); sqlite:////abs.db has "//abs.db".
         return SqliteStore(Path(path[1:]) if path.startswith("/") else Path(path))
     if parts.scheme in ("postgresql", "postgres"):
-        from openucs.store.postgres import PostgresStore  # noqa: PLC0415 - optional dependency
+        try:
+            from openucs.store.postgres import PostgresStore  # noqa: PLC0415 - loads the driver only when used
+        except ModuleNotFoundError as exc:
+            raise DatabaseUrlError(f"PostgreSQL support needs the psycopg package ({exc})") from None
 
         return PostgresStore(url)
     raise DatabaseUrlError(f"{url!r}: unsupported database URL (use sqlite:///... or postgresql://...)")

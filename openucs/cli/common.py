@@ -1,0 +1,41 @@
+"""What every command shares: errors for the administrator, the database option, input checks."""
+
+import argparse
+import sys
+from typing import TypeAlias
+
+from openucs.config import Settings
+from openucs.domain.imlist import is_smtp_address
+from openucs.store.open import open_store
+from openucs.store.port import Store
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CliError(Exception):
+    """A message for the administrator; exit status 1, no traceback."""
+
+
+def add_database_option(*parsers: argparse.ArgumentParser) -> None:
+    for p in parsers:
+        p.add_argument("--database", dest="database", default=argparse.SUPPRESS, help="database URL")
+
+
+def open_database(args: argparse.Namespace) -> Store:
+    return open_store(Settings.from_env(database=getattr(args, "database", None)).database)
+
+
+def read_password(stdin_flag: bool) -> str:
+    if not stdin_flag:
+        raise CliError("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("the password read from standard input is empty")
+    return password
+
+
+def valid_email(email: str) -> str:
+    email = email.strip().lower()
+    if not is_smtp_address(email):
+        raise CliError(f"{email!r} is not a valid e-mail address")
+    return email
