@@ -85,6 +85,7 @@ class HttpApp:
         self.public_url = public_url.rstrip("/") if public_url else None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="openucs")
         self.inline_store = getattr(service.store, "inline", False)
+        self._writer = service.store.writer() or self._pool
         # Request ids: unique per process start, cheap to make (a counter, not a UUID per request).
         self._id_prefix = secrets.token_hex(4) + "-"
         self._ids = itertools.count(1)
@@ -153,7 +154,11 @@ class HttpApp:
         elif self.service.writes(decoded):
             # Writes wait for the database's write lock and its fsync: never on the event loop.
             loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(self._pool, self.service.execute, decoded, user, request_id)
+            try:
+                outcome = await loop.run_in_executor(self._writer, self.service.execute, decoded, user, request_id)
+            except Exception:
+                log.exception("request %s: the write could not be committed", request_id)
+                outcome = self.service.failure(decoded)
         else:
             outcome = await self._call(self.service.execute, decoded, user, request_id)
         await _respond(

@@ -66,6 +66,12 @@ class Service:
             response = self._run(envelope.request, operation, ctx)
         return Outcome(200, write_response(response, version), operation, response.code.value)
 
+    def failure(self, envelope: Envelope) -> Outcome:
+        """The answer to a request whose transaction failed to commit."""
+        version = envelope.headers.request_server_version or DEFAULT_VERSION
+        response = code_response(envelope.operation, ResponseCode.INTERNAL_SERVER_ERROR)
+        return Outcome(200, write_response(response, version), envelope.operation, response.code.value)
+
     def _run(self, request: object, operation: str, ctx: Context) -> Response:
         handler = HANDLERS[type(request)]
         try:

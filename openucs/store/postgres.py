@@ -8,6 +8,7 @@ read in several queries is one consistent state.
 """
 
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
@@ -93,6 +94,9 @@ class PostgresStore:
                 _rollback(cursor)
                 raise
             cursor.execute("COMMIT")
+
+    def writer(self) -> Executor | None:
+        return None  # writes wait on the network and on row locks: the server's thread pool runs them
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as tx:
