@@ -32,7 +32,7 @@ def soap(operation_xml: str) -> bytes:
 
 def add_user(store: Store, email: str, *, password_hash: str | None = None) -> int:
     with store.transaction(write=True) as tx:
-        user = tx.accounts.add(email, email.split("@")[0], password_hash or hash_password(PASSWORD))
+        user = tx.accounts.add(email, email.split("@", maxsplit=1)[0], password_hash or hash_password(PASSWORD))
     return user.id
 
 
@@ -46,9 +46,7 @@ def populate(store: Store, mailbox_id: int, contacts: int, groups: int) -> None:
         group_ids = [repo.create_group(GroupKind.USER, f"Group {g:02d}").id for g in range(groups)]
         for i in range(contacts):
             address = f"contact{i:04d}@example.com"
-            contact = repo.create_contact(
-                address, ContactCard(display_name=f"Contact {i:04d}", email_address=address)
-            )
+            contact = repo.create_contact(address, ContactCard(display_name=f"Contact {i:04d}", email_address=address))
             repo.add_member(group_ids[i % len(group_ids)] if group_ids else favorites.id, contact.id)
             if i % 10 == 0:
                 repo.add_member(favorites.id, contact.id)
@@ -73,11 +71,24 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], path: str = "/healthz"
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_openucs(database: str, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_openucs(
+    database: str, *, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "OPENUCS_ACCESS_LOG": "false", "OPENUCS_LOG_LEVEL": "warning", **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openucs", "--database", database, "serve", "--port", str(port), "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "openucs",
+            "--database",
+            database,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -91,8 +102,20 @@ def start_bare(*, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     """The same HTTP server (uvicorn, same flags) with an app that returns a fixed response."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--workers", str(workers),
-         "--no-access-log", "--log-level", "warning", "--no-server-header"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--no-server-header",
+        ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -114,11 +137,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def load(url: str, cycles: list[list[bytes]], seconds: float) -> dict:
     """Run bench/loadgen.py in its own process against ``url``; return its figures."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
-        json.dump({"url": url, "seconds": seconds, "connections": [[r.decode("latin-1") for r in c] for c in cycles]}, f)
+        json.dump(
+            {"url": url, "seconds": seconds, "connections": [[r.decode("latin-1") for r in c] for c in cycles]}, f
+        )
         spec = f.name
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", "--spec", spec], cwd=REPO, capture_output=True, text=True, check=True
+            [sys.executable, "-m", "bench.loadgen", "--spec", spec],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     finally:
         os.unlink(spec)

@@ -73,12 +73,24 @@ def floor_data(service: Service, user: User) -> tuple[list[tuple], list[tuple]]:
         contacts = repo.contacts()
     folder = encode(mailbox, IdKind.FOLDER, QUICK_CONTACTS_FOLDER)
     g = [
-        (g.display_name, g.kind.value, encode(mailbox, IdKind.GROUP, g.id), [encode(mailbox, IdKind.CONTACT, m) for m in g.members])
+        (
+            g.display_name,
+            g.kind.value,
+            encode(mailbox, IdKind.GROUP, g.id),
+            [encode(mailbox, IdKind.CONTACT, m) for m in g.members],
+        )
         for g in groups
     ]
     p = [
-        (encode(mailbox, IdKind.PERSONA, c.id), c.created, c.card.display_name, c.card.email_address, c.im_address,
-         encode(mailbox, IdKind.CONTACT, c.id), folder)
+        (
+            encode(mailbox, IdKind.PERSONA, c.id),
+            c.created,
+            c.card.display_name,
+            c.card.email_address,
+            c.im_address,
+            encode(mailbox, IdKind.CONTACT, c.id),
+            folder,
+        )
         for c in contacts
     ]
     return g, p
@@ -96,7 +108,9 @@ def render_floor(groups: list[tuple], personas: list[tuple]) -> bytes:
     parts.append("</t:Groups><t:Personas>")
     for pid, created, name, email, im, sid, folder in personas:
         parts.append(
-            PERSONA.format(pid=pid, created=created, name=esc(name), email=esc(email), im=esc(im), sid=sid, folder=folder)
+            PERSONA.format(
+                pid=pid, created=created, name=esc(name), email=esc(email), im=esc(im), sid=sid, folder=folder
+            )
         )
     parts.append(TAIL)
     return "".join(parts).encode()

@@ -133,14 +133,24 @@ def sign_in_storm(database: str, mailboxes: int, seconds: float) -> dict:
         cycles.append(
             [
                 build_request(url, soap("<m:GetImItemList/>"), headers),
-                build_request(url, soap(f"<m:AddImGroup><m:DisplayName>{group}</m:DisplayName></m:AddImGroup>"), headers),
+                build_request(
+                    url, soap(f"<m:AddImGroup><m:DisplayName>{group}</m:DisplayName></m:AddImGroup>"), headers
+                ),
                 build_request(
                     url,
-                    soap(f"<m:AddNewImContactToGroup><m:ImAddress>new{m}@example.com</m:ImAddress></m:AddNewImContactToGroup>"),
+                    soap(
+                        f"<m:AddNewImContactToGroup><m:ImAddress>new{m}@example.com</m:ImAddress></m:AddNewImContactToGroup>"
+                    ),
                     headers,
                 ),
-                build_request(url, soap("<m:SetImListMigrationCompleted><m:ImListMigrationCompleted>true"
-                                        "</m:ImListMigrationCompleted></m:SetImListMigrationCompleted>"), headers),
+                build_request(
+                    url,
+                    soap(
+                        "<m:SetImListMigrationCompleted><m:ImListMigrationCompleted>true"
+                        "</m:ImListMigrationCompleted></m:SetImListMigrationCompleted>"
+                    ),
+                    headers,
+                ),
             ]
         )
     store.close()
@@ -198,7 +208,8 @@ def main() -> None:
             storm = sign_in_storm(make("storm"), args.storm_mailboxes, args.seconds)
             print(
                 f"  sign-in storm, {args.storm_mailboxes} mailboxes of 50-200 contacts, 2 workers: "
-                f"{storm['rps']:.0f} req/s, p50 {storm['p50_ms']} ms, p99 {storm['p99_ms']} ms, statuses {storm['status']}"
+                f"{storm['rps']:.0f} req/s, p50 {storm['p50_ms']} ms, p99 {storm['p99_ms']} ms, "
+                f"statuses {storm['status']}"
             )
             size = store_size(make("size"))
             print(
@@ -207,13 +218,15 @@ def main() -> None:
             )
             gain = worker_gain(make("gain"), args.seconds)
             print(
-                f"  mixed small requests: bare {gain['bare1']:.0f} -> {gain['bare2']:.0f} req/s (x{gain['bare_gain']:.2f}), "
+                f"  mixed small requests: bare {gain['bare1']:.0f} -> {gain['bare2']:.0f} req/s "
+                f"(x{gain['bare_gain']:.2f}), "
                 f"openucs {gain['openucs1']:.0f} -> {gain['openucs2']:.0f} req/s (x{gain['openucs_gain']:.2f}); "
                 f"second-worker gain ratio {gain['ratio']:.2f} (target >= 0.8)"
             )
             floor = imitemlist.measure(make("floor"))
             print(
-                f"  GetImItemList(1000) in process: floor {floor['floor_ms']:.2f} ms, openucs {floor['openucs_ms']:.2f} ms, "
+                f"  GetImItemList(1000) in process: floor {floor['floor_ms']:.2f} ms, "
+                f"openucs {floor['openucs_ms']:.2f} ms, "
                 f"ratio {floor['ratio']:.2f}x (target <= 1.5x)"
             )
 

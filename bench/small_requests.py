@@ -42,12 +42,13 @@ def prepare(database: str, users: int) -> dict[str, list[bytes]]:
         assert favorites is not None
         cid = encode(mailbox, IdKind.CONTACT, contact.id)
         gid = encode(mailbox, IdKind.GROUP, favorites.id)
-        auth = {"Authorization": "Basic " + base64.b64encode(f"{email}:{PASSWORD}".encode()).decode(),
-                "Content-Type": "text/xml; charset=utf-8"}
-        url = "http://x/EWS/Exchange.asmx"
+        auth = {
+            "Authorization": "Basic " + base64.b64encode(f"{email}:{PASSWORD}".encode()).decode(),
+            "Content-Type": "text/xml; charset=utf-8",
+        }
 
         def req(xml: str, auth: dict[str, str] = auth) -> bytes:
-            return build_request(url, soap(xml), auth)
+            return build_request("http://x/EWS/Exchange.asmx", soap(xml), auth)
 
         get_list = req("<m:GetImItemList/>")
         get_item = req(f'<m:GetImItems><m:ContactIds><t:ItemId Id="{cid}"/></m:ContactIds></m:GetImItems>')

@@ -54,9 +54,7 @@ def validate_envelope(body: bytes) -> etree._Element:
     return root
 
 
-def envelope(
-    body: str, version: str | None = "Exchange2013", headers: str = "", *, declaration: bool = True
-) -> bytes:
+def envelope(body: str, version: str | None = "Exchange2013", headers: str = "", *, declaration: bool = True) -> bytes:
     version_header = f'<t:RequestServerVersion Version="{version}"/>' if version else ""
     decl = '<?xml version="1.0" encoding="utf-8"?>\n' if declaration else ""
     return (
@@ -249,8 +247,17 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openucs", "--database", self.database, "serve", "--port", str(self.port),
-             *self.extra],
+            [
+                sys.executable,
+                "-m",
+                "openucs",
+                "--database",
+                self.database,
+                "serve",
+                "--port",
+                str(self.port),
+                *self.extra,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

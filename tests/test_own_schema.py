@@ -245,22 +245,17 @@ def error_response(op, code, text="The request failed.", message_xml=""):
 
 
 def success_response(op, payload=""):
-    return (
-        f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
-        f"{payload}</m:{op}Response>"
-    )
+    return f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>{payload}</m:{op}Response>'
 
 
 REQUESTS = {
     # op: (minimal, full)
     "AddImGroup": (
         "<m:AddImGroup><m:DisplayName>Friends</m:DisplayName></m:AddImGroup>",
-        "<m:AddImGroup><m:DisplayName>Fr\u00e9nde &amp; Kollegen \u2013 \u4e2d\u6587</m:DisplayName>"
-        "</m:AddImGroup>",
+        "<m:AddImGroup><m:DisplayName>Fr\u00e9nde &amp; Kollegen \u2013 \u4e2d\u6587</m:DisplayName></m:AddImGroup>",
     ),
     "SetImGroup": (
-        '<m:SetImGroup><m:GroupId Id="AAMkAGI2Group="/>'
-        "<m:NewDisplayName>Pals</m:NewDisplayName></m:SetImGroup>",
+        '<m:SetImGroup><m:GroupId Id="AAMkAGI2Group="/><m:NewDisplayName>Pals</m:NewDisplayName></m:SetImGroup>',
         '<m:SetImGroup><m:GroupId Id="AAMkAGI2Group=" ChangeKey="EgAAAB"/>'
         "<m:NewDisplayName>Pals</m:NewDisplayName></m:SetImGroup>",
     ),
@@ -318,8 +313,7 @@ REQUESTS = {
         "<m:DisplayName>Sales (EMEA)</m:DisplayName></m:AddDistributionGroupToImList>",
     ),
     "RemoveDistributionGroupFromImList": (
-        '<m:RemoveDistributionGroupFromImList><m:GroupId Id="AAMkAGI2DL="/>'
-        "</m:RemoveDistributionGroupFromImList>",
+        '<m:RemoveDistributionGroupFromImList><m:GroupId Id="AAMkAGI2DL="/></m:RemoveDistributionGroupFromImList>',
         '<m:RemoveDistributionGroupFromImList><m:GroupId Id="AAMkAGI2DL=" ChangeKey="EgAAAB"/>'
         "</m:RemoveDistributionGroupFromImList>",
     ),
@@ -339,9 +333,7 @@ SUCCESS_RESPONSES = {
     ),
     "SetImGroup": success_response("SetImGroup"),
     "RemoveImGroup": success_response("RemoveImGroup"),
-    "AddNewImContactToGroup": success_response(
-        "AddNewImContactToGroup", f"<m:Persona>{FULL_PERSONA_BODY}</m:Persona>"
-    ),
+    "AddNewImContactToGroup": success_response("AddNewImContactToGroup", f"<m:Persona>{FULL_PERSONA_BODY}</m:Persona>"),
     "AddNewTelUriContactToGroup": success_response(
         "AddNewTelUriContactToGroup",
         '<m:Persona><t:PersonaId Id="AAQkTel="/><t:PersonaType>Person</t:PersonaType>'
@@ -909,12 +901,9 @@ def test_complex_types_are_order_preserving_subsets():
                     # Allowed only where the element sits in a choice we narrowed.
                     assert name == "NonEmptyArrayOfBaseItemIdsType", f"{name} lacks required {n}"
             # Attributes: same names, same types, same use.
-            ours_attr = {
-                a.get("name"): (a.get("type"), a.get("use")) for a in node.iter(f"{{{XS}}}attribute")
-            }
+            ours_attr = {a.get("name"): (a.get("type"), a.get("use")) for a in node.iter(f"{{{XS}}}attribute")}
             theirs_attr = {
-                a.get("name"): (a.get("type"), a.get("use"))
-                for a in ms_types[name].iter(f"{{{XS}}}attribute")
+                a.get("name"): (a.get("type"), a.get("use")) for a in ms_types[name].iter(f"{{{XS}}}attribute")
             }
             assert ours_attr == theirs_attr, name
 
@@ -1125,11 +1114,7 @@ def test_zeep_parses_get_im_item_list_response(zeep_client):
         f'MajorBuildNumber="1497" MinorBuildNumber="2" Version="V2017_07_11"/></soap:Header>'
         f"<soap:Body>{SUCCESS_RESPONSES['GetImItemList']}</soap:Body></soap:Envelope>"
     )
-    operation = (
-        zeep_client.wsdl.services["ExchangeServices"]
-        .ports["ExchangeServicePort"]
-        .binding.get("GetImItemList")
-    )
+    operation = zeep_client.wsdl.services["ExchangeServices"].ports["ExchangeServicePort"].binding.get("GetImItemList")
     result = operation.process_reply(envelope)
     body = result.body if hasattr(result, "body") else result
     item_list = body["ImItemList"] if not hasattr(body, "ImItemList") else body.ImItemList

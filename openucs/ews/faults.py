@@ -35,7 +35,7 @@ class SoapFault(Exception):
 
 
 def schema_fault(violation: str, line: int | None, position: int | None) -> SoapFault:
-    where = f" Line {line}, position {position}." if line is not None else ""
+    where = f" Line {line}, position {position or 0}." if line is not None else ""
     details: list[XmlDetail] = []
     if line is not None:
         details.append(XmlDetail("LineNumber", str(line)))

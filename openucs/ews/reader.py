@@ -223,9 +223,9 @@ def read_request(body: bytes) -> rq.Envelope:
     op_el = children[0]
     qname = etree.QName(op_el)
     if qname.namespace != MESSAGES or qname.localname not in _READERS:
+        where = f"namespace '{qname.namespace}'" if qname.namespace else "no namespace"
         raise schema_fault(
-            f"The element '{qname.localname}' in namespace '{qname.namespace}' is not an operation "
-            "this server provides.",
+            f"The element '{qname.localname}' in {where} is not an operation this server provides.",
             _line(op_el),
             None,
         )
