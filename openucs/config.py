@@ -22,8 +22,25 @@ class Settings:
     max_contacts: int = 1000
     max_groups: int = 64
     public_url: str | None = None
+    list_cache_mb: int = 64  # per process: rendered GetImItemList answers (0 turns it off)
     log_level: str = "info"
     access_log: bool = True
+    # -- security (issue 4; README "Security")
+    insecure_http: bool = False  # allow plain HTTP on an address other than loopback
+    forwarded_allow_ips: str | None = None  # reverse proxies whose X-Forwarded-For/-Proto to trust
+    audit_log: str = "stderr"  # "stderr", "off", or a file to append JSON lines to
+    max_concurrency_per_user: int = 27  # Exchange 2013's EWSMaxConcurrency
+    busy_at: int = 256  # requests in progress per process beyond which ErrorServerBusy answers
+    max_queue: int = 512  # requests in progress per process beyond which 503 answers
+    login_delay_ms: int = 500  # first hold-back after the free failed logins; doubles per failure
+    login_max_delay_ms: int = 30_000
+    login_free_failures: int = 3
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_key_file: Path | None = None  # PEM public key or certificate of the token issuer
+    jwt_jwks_file: Path | None = None  # or its JWKS document
+    jwt_algorithms: str | None = None  # comma-separated; default: every asymmetric JWS algorithm
+    jwt_user_claims: str = "upn,email,sub"  # the first of these the token has names the account
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -48,9 +65,19 @@ class Settings:
         return out
 
 
-_INTS = {"port", "workers", "threads", "max_body_bytes", "max_contacts", "max_groups"}
+_INTS = {"port", "workers", "threads", "max_body_bytes", "max_contacts", "max_groups", "list_cache_mb"}
 _PATHS = {"tls_cert", "tls_key"}
 _BOOLS = {"access_log"}
+_INTS |= {
+    "max_concurrency_per_user",
+    "busy_at",
+    "max_queue",
+    "login_delay_ms",
+    "login_max_delay_ms",
+    "login_free_failures",
+}
+_PATHS |= {"jwt_key_file", "jwt_jwks_file"}
+_BOOLS |= {"insecure_http"}
 
 
 def _convert(name: str, raw: str) -> object:

@@ -1,26 +1,41 @@
 """The ASGI surface: routes, body limit, authentication, content types. Thin on purpose.
 
 Routes (paths compared case-insensitively, as IIS does):
-  POST /EWS/Exchange.asmx                       SOAP operations (HTTP Basic)
+  POST /EWS/Exchange.asmx                       SOAP operations (HTTP Basic or Bearer; throttled, audited)
   GET  /EWS/Services.wsdl, /EWS/messages.xsd, /EWS/types.xsd
   GET  /healthz
+  POST /autodiscover/autodiscover.xml           POX Autodiscover (HTTP Basic); GET: redirect to HTTPS, or error 600
+  POST /autodiscover/autodiscover.svc           SOAP Autodiscover, GetUserSettings (HTTP Basic)
+  GET  /EWS/Exchange.asmx/s/GetUserPhoto        a user's photo as an image, ?email=...&size=HR48x48 (HTTP Basic)
 Database and password work runs on a bounded thread pool, off the event loop.
 """
 
 import asyncio
-import base64
-import binascii
 import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
+from openucs.admission import Admission
+from openucs.audit import AuditLog
+from openucs.auth.base import Backend, Denied
+from openucs.auth.basic import BasicBackend
 from openucs.auth.passwords import PasswordAuthenticator
+from openucs.auth.throttle import LoginThrottle
+from openucs.autodiscover import pox
+from openucs.domain.accounts import User
+from openucs.ews.codes import MESSAGE_TEXT, ResponseCode
+from openucs.ews.faults import SoapFault, server_busy_fault
 from openucs.ews.reader import SCHEMA_DIR
-from openucs.ews.writer import attr
+from openucs.ews.writer import attr, write_fault
+from openucs.ops.autodiscover import Autodiscover
+from openucs.ops.people import rest_user_photo, with_if_none_match
+from openucs.ops.registry import READ_ONLY
 from openucs.ops.service import Outcome, Service
 
 Scope = MutableMapping[str, Any]
@@ -32,8 +47,11 @@ log = logging.getLogger("openucs.http")
 T = TypeVar("T")
 
 EWS_PATH = "/ews/exchange.asmx"
+PHOTO_PATH = "/ews/exchange.asmx/s/getuserphoto"
+POX_PATH = "/autodiscover/autodiscover.xml"
+AUTODISCOVER_SOAP_PATH = "/autodiscover/autodiscover.svc"
 XML = b"text/xml; charset=utf-8"
-REALM = b'Basic realm="openucs", charset="UTF-8"'
+BUSY_503 = b"The server is busy. Try again later.\n"
 
 _SCHEMA_FILES = {
     "/ews/messages.xsd": "messages.xsd",
@@ -52,21 +70,10 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def parse_basic(value: bytes | None) -> tuple[str, str] | None:
-    """``Authorization: Basic base64(user:password)`` → (user, password), else None."""
-    if value is None:
-        return None
-    scheme, _, token = value.partition(b" ")
-    if scheme.lower() != b"basic" or not token:
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    if not sep or not user:
-        return None
-    return user, password
+def _client(scope: Scope) -> str:
+    """The peer's address (the proxy's, unless --forwarded-allow-ips trusts it to name the client)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 class HttpApp:
@@ -78,9 +85,21 @@ class HttpApp:
         max_body_bytes: int = 1024 * 1024,
         threads: int = 8,
         public_url: str | None = None,
+        bearer: Backend | None = None,
+        throttle: LoginThrottle | None = None,
+        admission: Admission | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.service = service
         self.authenticator = authenticator
+        self.throttle = throttle or LoginThrottle()
+        # Authorization schemes this server reads, by lower-case name; Basic always.
+        self.backends: dict[bytes, Backend] = {b"basic": BasicBackend(authenticator, self.throttle)}
+        if bearer is not None:
+            self.backends[bearer.scheme] = bearer
+        self._challenges = [(b"www-authenticate", b.challenge) for b in self.backends.values()]
+        self.admission = admission or Admission(parallelism=threads)
+        self.audit = audit or AuditLog("off")
         self.max_body_bytes = max_body_bytes
         self.public_url = public_url.rstrip("/") if public_url else None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="openucs")
@@ -91,6 +110,7 @@ class HttpApp:
         self._ids = itertools.count(1)
         self._wsdl = (SCHEMA_DIR / "Services.wsdl").read_text("utf-8")
         self._schemas = {path: (SCHEMA_DIR / name).read_bytes() for path, name in _SCHEMA_FILES.items()}
+        self.autodiscover = Autodiscover(service.store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -109,6 +129,8 @@ class HttpApp:
             await _respond(send, 200, self._document(scope, path), content_type=XML)
         elif path == "/healthz" and method in ("GET", "HEAD"):
             await self._health(send)
+        elif path in (POX_PATH, AUTODISCOVER_SOAP_PATH, PHOTO_PATH):
+            await self._people_routes(scope, receive, send, path, method)
         else:
             await _respond(send, 404, b"Not found.\n")
 
@@ -126,9 +148,31 @@ class HttpApp:
 
     async def _ews(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = f"{self._id_prefix}{next(self._ids):x}"
-        credentials = parse_basic(_header(scope, b"authorization"))
-        if credentials is None:
-            await _unauthorized(send)
+        client = _client(scope)
+        admission = self.admission
+        if admission.queue_full():
+            # Before anything else is spent on it: a bounded queue, not unbounded latency.
+            self.audit.event(
+                "throttled", request_id=request_id, client=client, caller="", mailbox=None, operation=None, result="503"
+            )
+            retry = str(admission.retry_after_s()).encode()
+            await _respond(send, 503, BUSY_503, extra=[(b"retry-after", retry), (b"request-id", request_id.encode())])
+            return
+        started = time.monotonic()
+        admission.enter()
+        try:
+            await self._ews_admitted(scope, receive, send, request_id, client)
+        finally:
+            admission.leave(time.monotonic() - started)
+
+    async def _ews_admitted(self, scope: Scope, receive: Receive, send: Send, request_id: str, client: str) -> None:
+        authorization = _header(scope, b"authorization")
+        scheme, _, credentials = (authorization or b"").partition(b" ")
+        backend = self.backends.get(scheme.lower())
+        if backend is None or not credentials.strip():
+            if authorization is not None:
+                self._login_failure(request_id, client, Denied("", "unsupported_scheme"))
+            await self._unauthorized(send)
             return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
@@ -139,31 +183,158 @@ class HttpApp:
         except BodyTooLarge:
             await _respond(send, 413, b"Request body too large.\n")
             return
-        verdict = await self._call(self.authenticator.check_cached, *credentials)
-        user = verdict.user
-        if not verdict.verified:
-            loop = asyncio.get_running_loop()
-            user = await loop.run_in_executor(self._pool, self.authenticator.verify, verdict, credentials[1])
-        if user is None:
-            log.info("request %s: authentication failed for %r", request_id, credentials[0])
-            await _unauthorized(send)
+        result = await backend.authenticate(credentials, client, self)
+        if isinstance(result, Denied):
+            self._login_failure(request_id, client, result)
+            await self._unauthorized(send)
             return
+        user = result.user
+        if not self.admission.enter_user(user.id):
+            fault = SoapFault(
+                ResponseCode.EXCEEDED_CONNECTION_COUNT, MESSAGE_TEXT[ResponseCode.EXCEEDED_CONNECTION_COUNT]
+            )
+            await self._throttled(send, request_id, client, user.email, fault)
+            return
+        try:
+            if self.admission.busy():
+                await self._throttled(
+                    send, request_id, client, user.email, server_busy_fault(self.admission.back_off_ms())
+                )
+                return
+            outcome = await self._execute(body, user, request_id, _text_header(scope, b"if-none-match"))
+        finally:
+            self.admission.leave_user(user.id)
+        if outcome.mailbox is not None:
+            event, mailbox = "impersonation", outcome.mailbox
+        elif outcome.operation is not None and outcome.operation not in READ_ONLY:
+            event, mailbox = "write", user.email
+        else:
+            event = mailbox = ""
+        if event:
+            self.audit.event(
+                event,
+                request_id=request_id,
+                client=client,
+                caller=user.email,
+                mailbox=mailbox,
+                operation=outcome.operation,
+                result=outcome.response_code,
+                auth=result.method,
+            )
+        extra = [(b"request-id", request_id.encode())]
+        if outcome.etag is not None:  # GetUserPhoto
+            extra.append((b"etag", f'"{outcome.etag}"'.encode()))
+        await _respond(send, outcome.status, outcome.body, content_type=XML, extra=extra)
+
+    async def _execute(self, body: bytes, user: User, request_id: str, if_none_match: str | None = None) -> Outcome:
         decoded = self.service.decode(body)
         if isinstance(decoded, Outcome):
-            outcome = decoded
-        elif self.service.writes(decoded):
+            return decoded
+        decoded = with_if_none_match(decoded, if_none_match)
+        if self.service.writes(decoded):
             # Writes wait for the database's write lock and its fsync: never on the event loop.
             loop = asyncio.get_running_loop()
             try:
-                outcome = await loop.run_in_executor(self._writer, self.service.execute, decoded, user, request_id)
+                return await loop.run_in_executor(self._writer, self.service.execute, decoded, user, request_id)
             except Exception:
                 log.exception("request %s: the write could not be committed", request_id)
-                outcome = self.service.failure(decoded)
+                return self.service.failure(decoded)
+        return await self._call(self.service.execute, decoded, user, request_id)
+
+    async def _user(self, scope: Scope, request_id: str) -> User | None:
+        """The account the request's credentials name, through the same backends as EWS."""
+        authorization = _header(scope, b"authorization")
+        scheme, _, credentials = (authorization or b"").partition(b" ")
+        backend = self.backends.get(scheme.lower())
+        if backend is None or not credentials.strip():
+            return None
+        client = _client(scope)
+        result = await backend.authenticate(credentials, client, self)
+        if isinstance(result, Denied):
+            self._login_failure(request_id, client, result)
+            return None
+        return result.user
+
+    async def _people_routes(self, scope: Scope, receive: Receive, send: Send, path: str, method: str) -> None:
+        """Autodiscover (both dialects) and the REST photo, each authenticated like EWS."""
+        request_id = f"{self._id_prefix}{next(self._ids):x}"
+        if path == POX_PATH and method in ("GET", "HEAD"):
+            # The redirect clients try over plain HTTP; it reveals nothing, so needs no login.
+            location = pox.redirect_location(self.public_url, _secure(scope))
+            if location is not None:
+                await _respond(send, 302, b"", extra=[(b"location", location.encode())])
+            else:
+                await _respond(send, 200, pox.write_error(pox.INVALID_REQUEST), content_type=XML)
+            return
+        wanted = "GET" if path == PHOTO_PATH else "POST"
+        if method != wanted and not (wanted == "GET" and method == "HEAD"):
+            await _respond(send, 405, f"Use {wanted}.\n".encode(), extra=[(b"allow", wanted.encode())])
+            return
+        body = b""
+        if wanted == "POST":
+            try:
+                body = await _read_body(receive, self.max_body_bytes)
+            except BodyTooLarge:
+                await _respond(send, 413, b"Request body too large.\n")
+                return
+        user = await self._user(scope, request_id)
+        if user is None:
+            await self._unauthorized(send)
+            return
+        if path == PHOTO_PATH:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            photo = await self._call(
+                rest_user_photo,
+                self.service.store,
+                (query.get("email") or [None])[0],
+                (query.get("size") or [None])[0],
+                _text_header(scope, b"if-none-match"),
+            )
+            extra = [(b"etag", f'"{photo.etag}"'.encode()), (b"cache-control", b"private")] if photo.etag else []
+            await _respond(send, photo.status, photo.body, content_type=photo.content_type.encode(), extra=extra)
+        elif path == POX_PATH:
+            answer = await self._call(self.autodiscover.pox, body, self.base_url(scope))
+            await _respond(send, 200, answer, content_type=XML)
         else:
-            outcome = await self._call(self.service.execute, decoded, user, request_id)
-        await _respond(
-            send, outcome.status, outcome.body, content_type=XML, extra=[(b"request-id", request_id.encode())]
+            status, answer = await self._call(self.autodiscover.soap, body, self.base_url(scope))
+            await _respond(send, status, answer, content_type=XML)
+
+    # -- the Runner the authentication backends use (openucs.auth.base)
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(fn, *args)
+
+    async def slow(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _login_failure(self, request_id: str, client: str, denied: Denied) -> None:
+        log.info("request %s: authentication failed for %r (%s)", request_id, denied.name, denied.reason)
+        self.audit.event(
+            "login_failure",
+            request_id=request_id,
+            client=client,
+            caller=denied.name,
+            mailbox=None,
+            operation=None,
+            result="401",
+            reason=denied.reason,
+            delay_ms=denied.delay_ms,
         )
+
+    async def _throttled(self, send: Send, request_id: str, client: str, caller: str, fault: SoapFault) -> None:
+        self.audit.event(
+            "throttled",
+            request_id=request_id,
+            client=client,
+            caller=caller,
+            mailbox=None,
+            operation=None,
+            result=fault.code.value,
+            in_flight=self.admission.in_flight,
+        )
+        await _respond(send, 500, write_fault(fault), content_type=XML, extra=[(b"request-id", request_id.encode())])
+
+    async def _unauthorized(self, send: Send) -> None:
+        await _respond(send, 401, b"Authentication required.\n", extra=self._challenges)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Reads: inline when the store answers in microseconds without waiting on a network or a
@@ -191,6 +362,7 @@ class HttpApp:
             elif message["type"] == "lifespan.shutdown":
                 self._pool.shutdown(wait=True)
                 self.service.store.close()
+                self.audit.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -212,8 +384,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _unauthorized(send: Send) -> None:
-    await _respond(send, 401, b"Authentication required.\n", extra=[(b"www-authenticate", REALM)])
+def _text_header(scope: Scope, name: bytes) -> str | None:
+    value = _header(scope, name)
+    return None if value is None else value.decode("latin-1")
+
+
+def _secure(scope: Scope) -> bool:
+    """Whether the client's connection is HTTPS: here, or at a proxy that says so."""
+    if scope.get("scheme") == "https":
+        return True
+    forwarded = (_text_header(scope, b"x-forwarded-proto") or "").strip().lower()
+    standard = (_text_header(scope, b"forwarded") or "").lower().replace(" ", "")
+    return forwarded == "https" or "proto=https" in standard
 
 
 async def _respond(

@@ -8,6 +8,7 @@ import pytest
 from openucs.auth.passwords import hash_password
 from openucs.config import Settings
 from openucs.domain.model import Limits
+from openucs.ops.cache import ListCache
 from openucs.ops.ids import IdCodec
 from openucs.ops.service import Service
 from openucs.store.open import open_store
@@ -73,7 +74,8 @@ def limits() -> Limits:
 
 @pytest.fixture
 def service(store, limits) -> Service:
-    return Service(store, IdCodec(b"k" * 32), limits)
+    # With the list cache, as served: every in-process test also checks it is never stale.
+    return Service(store, IdCodec(b"k" * 32), limits, ListCache(8 * 1024 * 1024))
 
 
 def make_user(store, email: str, name: str = "", password: str = PASSWORD):

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -177,7 +178,11 @@ class InProcessClient:
         self.user = user
 
     def post(self, body: bytes) -> Reply:
-        outcome = self.service.handle(body, self.user, "test-request")
+        # As the HTTP layer does: the account is read afresh for every request (its list
+        # version decides whether a cached GetImItemList answer is current).
+        with self.service.store.transaction(write=False) as tx:
+            user = tx.accounts.by_id(self.user.id) or self.user
+        outcome = self.service.handle(body, user, "test-request")
         return Reply(outcome.status, validate_envelope(outcome.body))
 
     def call(self, operation_xml: str, **kwargs) -> Reply:
@@ -263,10 +268,16 @@ class ServerProcess:
             text=True,
             env=self.env,
         )
+        # Drained all along: a server that logs more than a pipe holds (access log, audit log)
+        # would otherwise block on its next line.
+        self._chunks: list[str] = []
+        self._reader = threading.Thread(target=self._drain, args=(self.proc.stdout, self._chunks), daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stdout.read() if self.proc.stdout else ''}")
+                self._reader.join(5)
+                raise RuntimeError(f"server exited: {''.join(self._chunks)}")
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
                     return self
@@ -283,10 +294,18 @@ class ServerProcess:
         else:
             self.proc.send_signal(sig)
         try:
-            out, _ = self.proc.communicate(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
-        self.output += out or ""
+            self.proc.wait()
+        self._reader.join(15)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.output += "".join(self._chunks)
         self.proc = None
         return self.output
+
+    @staticmethod
+    def _drain(stream, chunks: list[str]) -> None:
+        for line in stream:
+            chunks.append(line)

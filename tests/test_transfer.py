@@ -2,6 +2,7 @@
 before a move still work after it, and a bad file or a non-empty target writes nothing."""
 
 import copy
+import dataclasses
 import functools
 import io
 import json
@@ -42,17 +43,23 @@ TABLES = {
 }
 
 
+# Not data: a counter that only tells server processes whether their cached answers are current.
+NOT_DATA = {"list_version"}
+
+
 def dump(store) -> dict[str, list[tuple]]:
     """The whole database as plain values (SQLite's 0/1 booleans read as PostgreSQL's)."""
     bool_columns = {"users": 5, "im_extended_properties": 10}
     out = {}
     with store.transaction(write=False) as tx:
         for table, query in TABLES.items():
-            rows = [list(r) for r in tx.db.all(query)]
+            cursor = tx.db.run(query)
+            keep = [i for i, d in enumerate(cursor.description) if d[0] not in NOT_DATA]
+            rows = [list(r) for r in cursor.fetchall()]
             for row in rows:
                 if table in bool_columns:
                     row[bool_columns[table]] = bool(row[bool_columns[table]])
-            out[table] = [tuple(r) for r in rows]
+            out[table] = [tuple(row[i] for i in keep) for row in rows]
     return out
 
 
@@ -199,7 +206,8 @@ def test_ids_issued_before_the_move_still_work_and_are_never_reissued(tmp_path, 
         service = build_service(target, Settings())
         with target.transaction(write=False) as tx:
             moved = tx.accounts.by_email("alice@example.com")
-        assert moved == alice
+        # Everything but the cache-validation counter, which starts afresh in a new database.
+        assert dataclasses.replace(moved, list_version=alice.list_version) == alice
         client = InProcessClient(service, moved)
         work, dave = old.groups["Work"]["id"], old.personas["dave@example.org"]["id"]
         call(client, f"<m:RemoveImContactFromGroup>{ref_xml('ContactId', dave)}{ref_xml('GroupId', work)}"

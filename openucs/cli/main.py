@@ -6,13 +6,15 @@ openucs user list
 openucs user passwd EMAIL --password-stdin
 openucs user remove EMAIL
 openucs db export FILE | openucs db import FILE
+openucs impersonation grant|revoke|list SERVICE_EMAIL [--scope all|USER...]; impersonation sid EMAIL SID
+openucs cert self-signed [--host NAME...]
 """
 
 import argparse
 import sys
 from collections.abc import Sequence
 
-from openucs.cli import db, serve, users
+from openucs.cli import cert, db, impersonation, serve, users
 from openucs.cli.common import CliError
 from openucs.store.migrate import SchemaTooNew
 from openucs.store.open import DatabaseUrlError
@@ -25,6 +27,8 @@ def parser() -> argparse.ArgumentParser:
     serve.register(commands)
     users.register(commands)
     db.register(commands)
+    impersonation.register(commands)
+    cert.register(commands)
     return root
 
 

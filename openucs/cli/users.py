@@ -1,8 +1,11 @@
 """``openucs user add|list|passwd|remove``: accounts (a login and a mailbox each)."""
 
 import argparse
+import sys
+from pathlib import Path
 
 from openucs.auth.passwords import hash_password
+from openucs.cli import directory
 from openucs.cli.common import CliError, Commands, add_database_option, open_database, read_password, valid_email
 from openucs.domain.accounts import AccountExists
 
@@ -71,6 +74,54 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_set(args: argparse.Namespace) -> int:
+    values = {name: getattr(args, name) for name in directory.FIELDS if getattr(args, name) is not None}
+    if args.photo is not None:
+        values["photo"] = str(args.photo)
+    elif args.no_photo:
+        values["photo"] = ""
+    if not values:
+        raise CliError("nothing to set: give at least one of the directory flags (see --help)")
+    try:
+        change = directory.check(args.email, values, lambda path: Path(path).read_bytes())
+    except directory.RowError as exc:
+        raise CliError(str(exc)) from None
+    store = open_database(args)
+    try:
+        with store.transaction(write=True) as tx:
+            directory.apply(tx, change, create=False)
+    except directory.RowError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    print(f"updated {change.email}")
+    return 0
+
+
+def cmd_user_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {args.file}: {exc}") from None
+    try:
+        _, rows = directory.read_csv(text)
+    except directory.RowError as exc:
+        raise CliError(f"{args.file}: {exc}; nothing imported") from None
+    store = open_database(args)
+    try:
+        result = directory.import_rows(lambda: store.transaction(write=True), rows, path.parent)
+    finally:
+        store.close()
+    for error in result.errors:
+        print(f"openucs: {args.file}: {error}", file=sys.stderr)
+    print(
+        f"imported {args.file}: {result.created} accounts created, {result.updated} updated, "
+        f"{len(result.errors)} rows refused"
+    )
+    return 1 if result.errors else 0
+
+
 def register(commands: Commands) -> None:
     user = commands.add_parser("user", help="manage accounts (a login and a mailbox each)").add_subparsers(
         dest="user_command", required=True
@@ -89,4 +140,15 @@ def register(commands: Commands) -> None:
     remove = user.add_parser("remove", help="remove an account and its mailbox")
     remove.add_argument("email")
     remove.set_defaults(func=cmd_user_remove)
-    add_database_option(add, lst, passwd, remove)
+    set_ = user.add_parser("set", help="set an account's directory fields (an empty value clears one)")
+    set_.add_argument("email")
+    for name in directory.FIELDS:
+        set_.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="TEXT")
+    photo = set_.add_mutually_exclusive_group()
+    photo.add_argument("--photo", type=Path, metavar="FILE", help="a JPEG or PNG picture of the person")
+    photo.add_argument("--no-photo", action="store_true", help="remove the account's photo")
+    set_.set_defaults(func=cmd_user_set)
+    imp = user.add_parser("import", help="create or update accounts' directory fields from a CSV file")
+    imp.add_argument("file", metavar="FILE.csv", help="header row, then one account per row (see README)")
+    imp.set_defaults(func=cmd_user_import)
+    add_database_option(add, lst, passwd, remove, set_, imp)

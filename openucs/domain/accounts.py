@@ -19,6 +19,7 @@ class User:
     company_name: str | None = None
     business_phone: str | None = None
     mobile_phone: str | None = None
+    list_version: int = 0  # raised by every write to the mailbox's IM list
 
 
 class AccountExists(Exception):

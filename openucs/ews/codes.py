@@ -27,6 +27,8 @@ class ResponseCode(StrEnum):
     EXCEEDED_CONNECTION_COUNT = "ErrorExceededConnectionCount"
     SERVER_BUSY = "ErrorServerBusy"
     ACCESS_DENIED = "ErrorAccessDenied"
+    INVALID_ARGUMENT = "ErrorInvalidArgument"
+    INVALID_INDEXED_PAGING_PARAMETERS = "ErrorInvalidIndexedPagingParameters"
 
 
 # Texts as Exchange 2013 CU23 sends them (see shared/reference/exchange-behaviour.md).
@@ -57,9 +59,11 @@ MESSAGE_TEXT: dict[ResponseCode, str] = {
     ResponseCode.IMPERSONATION_FAILED: "Impersonation failed.",
     ResponseCode.NON_EXISTENT_MAILBOX: "The SMTP address has no mailbox associated with it.",
     ResponseCode.EXCEEDED_CONNECTION_COUNT: (
-        "You have exceeded the maximum number of concurrent connections for your account. "
+        "You have exceeded the available concurrent connections for your account.  "
         "Try again once your other requests have completed."
     ),
     ResponseCode.SERVER_BUSY: "The server cannot service this request right now. Try again later.",
     ResponseCode.ACCESS_DENIED: "Access is denied. Check credentials and try again.",
+    ResponseCode.INVALID_ARGUMENT: "An invalid argument was passed to the operation.",
+    ResponseCode.INVALID_INDEXED_PAGING_PARAMETERS: "The indexed paging parameters are invalid.",
 }

@@ -18,6 +18,7 @@ from openucs.ews import requests as rq
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault, schema_fault, version_fault
 from openucs.ews.namespaces import MESSAGES, SOAP, m, t
+from openucs.ews.people import read_find_people, read_get_user_photo
 from openucs.ews.versions import SUPPORTED_VERSIONS
 
 SCHEMA_DIR = Path(str(resources.files("openucs.ews") / "schema"))
@@ -29,6 +30,23 @@ _MUST_UNDERSTAND = f"{{{SOAP}}}mustUnderstand"
 
 # lxml has no type information: elements are Any to mypy.
 _Element: TypeAlias = Any
+
+
+# Input limits, checked before the parser sees a byte (see _parse). A real request is a few
+# dozen tags; GetImItems naming every contact of a full list is about 1 100.
+MAX_TAGS = 20_000  # '<' characters: every element, comment or declaration needs one
+MAX_ATTRIBUTES = 40_000  # '=' characters: every attribute (and namespace declaration) needs one
+MAX_DEPTH = 32  # element nesting; the deepest request the schema allows is under 10
+
+
+class _RefuseExternal(etree.Resolver):  # type: ignore[misc]
+    """Never load anything named by a document. Without a resolver of its own, libxml2 opens
+    local files named as an external DTD subset or an external parameter entity even with
+    load_dtd=False and no_network=True (a request naming /dev/zero or a FIFO hangs the parser);
+    with one registered, lxml does not open them. Should it ever ask, the answer is empty."""
+
+    def resolve(self, url: str, pubid: str, context: Any) -> Any:
+        return self.resolve_string("", context)
 
 
 class _PerThread(threading.local):
@@ -45,6 +63,7 @@ class _PerThread(threading.local):
             remove_pis=True,
             collect_ids=False,
         )
+        self.parser.resolvers.add(_RefuseExternal())
         self.schema = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "messages.xsd")))
 
 
@@ -138,6 +157,8 @@ _READERS: dict[str, Callable[[_Element], rq.Request]] = {
     "SetImListMigrationCompleted": lambda e: rq.SetImListMigrationCompleted(
         _bool(_text(e, "ImListMigrationCompleted"))
     ),
+    "FindPeople": read_find_people,
+    "GetUserPhoto": read_get_user_photo,
 }
 
 OPERATIONS: frozenset[str] = frozenset(_READERS)
@@ -185,9 +206,17 @@ def _headers(header: _Element | None) -> rq.Headers:
     return rq.Headers(request_server_version=version, mailbox_culture=culture, impersonation=impersonation)
 
 
+# True when some element sits deeper than MAX_DEPTH: evaluated in C, one pass over the levels.
+_TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
+
+
 def _parse(body: bytes) -> _Element:
     if not body.strip():
         raise schema_fault("The request body is empty.", None, None)
+    # Counting bytes costs microseconds and bounds the tree before it is built: parse time and
+    # memory grow with the number of nodes, not only with the body's size.
+    if body.count(b"<") > MAX_TAGS or body.count(b"=") > MAX_ATTRIBUTES:
+        raise schema_fault("The request has too many elements or attributes.", None, None)
     try:
         root = etree.fromstring(body, parser=_local.parser)
     except etree.XMLSyntaxError as exc:
@@ -197,6 +226,8 @@ def _parse(body: bytes) -> _Element:
     if docinfo.doctype or docinfo.internalDTD is not None:
         # DTDs buy an attacker entity expansion and external fetches; SOAP forbids them anyway.
         raise schema_fault("A document type declaration is not allowed in a SOAP message.", 1, 1)
+    if _TOO_DEEP(root):
+        raise schema_fault(f"Elements are nested more than {MAX_DEPTH} deep.", None, None)
     return root
 
 

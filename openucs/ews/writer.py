@@ -7,6 +7,7 @@ from the WSDL are strict about it); the tests validate every rendered response a
 Microsoft's schema. Values are escaped here and nowhere else.
 """
 
+import base64
 import re
 
 from openucs.ews.codes import ResponseCode
@@ -14,11 +15,14 @@ from openucs.ews.faults import SoapFault, XmlDetail
 from openucs.ews.namespaces import ERRORS, MESSAGES, SOAP, TYPES
 from openucs.ews.requests import PropertyPath
 from openucs.ews.responses import (
+    DirectoryPersonaView,
     ExtendedPropertyValue,
     ImGroupView,
     ImItemListView,
+    PeopleView,
     PersonaView,
     Response,
+    UserPhotoView,
 )
 
 GROUP_CHANGE_KEY = "EgAAAA=="  # base64 of little-endian 18 (DistributionList), as Exchange
@@ -221,6 +225,62 @@ def _item_list(items: ImItemListView) -> str:
     return "".join(parts)
 
 
+def _directory_persona(p: DirectoryPersonaView) -> str:
+    """A FindPeople persona: PersonaId, then the asked-for properties that have a value, in
+    PersonaType's order."""
+    fields = p.fields
+    name = esc(p.display_name)
+    given = esc(p.given_name) if p.given_name else None
+    surname = esc(p.surname) if p.surname else None
+    first_last = f"{given} {surname}" if given and surname else name
+    last_first = f"{surname} {given}" if given and surname else name
+    file_as = f"{surname}, {given}" if given and surname else name
+    optional = (
+        ("PersonaType", "Person"),
+        ("DisplayName", name),
+        ("DisplayNameFirstLast", first_last),
+        ("DisplayNameLastFirst", last_first),
+        ("FileAs", file_as),
+        ("GivenName", given),
+        ("Surname", surname),
+        ("Title", esc(p.title) if p.title else None),
+        ("Department", esc(p.department) if p.department else None),
+        ("CompanyName", esc(p.company_name) if p.company_name else None),
+    )
+    parts = [f'<t:Persona><t:PersonaId Id="{attr(p.persona_id)}"/>']
+    parts.extend(f"<t:{tag}>{value}</t:{tag}>" for tag, value in optional if value and tag in fields)
+    if "EmailAddress" in fields:
+        parts.append(
+            f"<t:EmailAddress><t:Name>{name}</t:Name><t:EmailAddress>{esc(p.email_address)}</t:EmailAddress>"
+            "<t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:EmailAddress>"
+        )
+    if p.business_phone and "PhoneNumber" in fields:
+        parts.append(
+            f"<t:PhoneNumber><t:Number>{esc(p.business_phone)}</t:Number><t:Type>Business</t:Type></t:PhoneNumber>"
+        )
+    if p.im_address and "ImAddress" in fields:
+        parts.append(f"<t:ImAddress>{esc(p.im_address)}</t:ImAddress>")
+    parts.append("</t:Persona>")
+    return "".join(parts)
+
+
+def _people(view: PeopleView) -> str:
+    people = "".join(_directory_persona(p) for p in view.people)
+    return (
+        f"<m:People>{people}</m:People><m:TotalNumberOfPeopleInView>{view.total}</m:TotalNumberOfPeopleInView>"
+        f"<m:FirstMatchingRowIndex>{view.first_loaded}</m:FirstMatchingRowIndex>"
+        f"<m:FirstLoadedRowIndex>{view.first_loaded}</m:FirstLoadedRowIndex>"
+    )
+
+
+def _user_photo(view: UserPhotoView) -> str:
+    changed = "true" if view.has_changed else "false"
+    # PictureData is always written, empty when there is nothing new: the EWS Managed API
+    # reads the element unconditionally.
+    data = base64.b64encode(view.picture).decode("ascii") if view.picture else ""
+    return f"<m:HasChanged>{changed}</m:HasChanged><m:PictureData>{data}</m:PictureData>"
+
+
 def _payload(response: Response) -> str:
     payload = response.payload
     if payload is None:
@@ -229,7 +289,16 @@ def _payload(response: Response) -> str:
         return _group(payload, "m:ImGroup")
     if isinstance(payload, PersonaView):
         return _persona(payload, "m:Persona")
+    if isinstance(payload, PeopleView):
+        return _people(payload)
+    if isinstance(payload, UserPhotoView):
+        return _user_photo(payload)
     return _item_list(payload)
+
+
+# Error responses carry no payload, except where the schema requires an element after the
+# common ones: GetUserPhotoResponse always has HasChanged.
+_ERROR_TAIL = {"GetUserPhoto": "<m:HasChanged>false</m:HasChanged>"}
 
 
 def _message_xml(details: tuple[XmlDetail, ...], tag: str, declare: str = "") -> str:
@@ -258,7 +327,7 @@ def write_response(response: Response, version: str) -> bytes:
             f'<m:{op}Response ResponseClass="Error"><m:MessageText>{esc(response.message_text or "")}'
             f"</m:MessageText><m:ResponseCode>{response.code}</m:ResponseCode>"
             f"<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{_message_xml(response.message_xml, 'm:MessageXml')}"
-            f"</m:{op}Response>"
+            f"{_ERROR_TAIL.get(op, '')}</m:{op}Response>"
         )
     return f"{head}{body}</s:Body></s:Envelope>".encode()
 

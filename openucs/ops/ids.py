@@ -25,6 +25,7 @@ class IdKind(IntEnum):
     CONTACT = 2
     PERSONA = 3
     FOLDER = 4
+    DIRECTORY = 5  # a directory entry (FindPeople persona): mailbox 0, item = the account's id
 
 
 QUICK_CONTACTS_FOLDER = 1

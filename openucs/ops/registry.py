@@ -5,7 +5,7 @@ from typing import Any
 
 from openucs.ews import requests as rq
 from openucs.ews.responses import Response
-from openucs.ops import contacts, distribution_groups, groups, lists, migration
+from openucs.ops import contacts, distribution_groups, groups, lists, migration, people
 from openucs.ops.context import Context
 
 Handler = Callable[[Any, Context], Response]
@@ -24,7 +24,9 @@ HANDLERS: dict[type, Handler] = {
     rq.AddDistributionGroupToImList: distribution_groups.add_distribution_group_to_im_list,
     rq.RemoveDistributionGroupFromImList: distribution_groups.remove_distribution_group_from_im_list,
     rq.SetImListMigrationCompleted: migration.set_im_list_migration_completed,
+    rq.FindPeople: people.find_people,
+    rq.GetUserPhoto: people.get_user_photo,
 }
 
 # Operations that change nothing: the audit log and throttling treat them apart.
-READ_ONLY = frozenset({"GetImItemList", "GetImItems"})
+READ_ONLY = frozenset({"GetImItemList", "GetImItems", "FindPeople", "GetUserPhoto"})

@@ -3,6 +3,7 @@ status and bytes out. Every failure ends here as a fault or an error response; n
 internal reaches the client."""
 
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from openucs.domain.accounts import User
@@ -10,14 +11,17 @@ from openucs.domain.model import Limits
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault
 from openucs.ews.reader import read_request
-from openucs.ews.requests import Envelope
+from openucs.ews.requests import Envelope, GetImItemList
 from openucs.ews.responses import Response
 from openucs.ews.versions import DEFAULT_VERSION
 from openucs.ews.writer import write_fault, write_response
+from openucs.ops.cache import ListCache
 from openucs.ops.context import Context
 from openucs.ops.errors import EXPECTED_ERRORS, code_response, error_response
 from openucs.ops.ids import IdCodec
+from openucs.ops.impersonation import resolve_target
 from openucs.ops.registry import HANDLERS, READ_ONLY
+from openucs.ops.views import wanted_keys
 from openucs.store.port import Store
 
 log = logging.getLogger("openucs.ops")
@@ -29,13 +33,16 @@ class Outcome:
     body: bytes
     operation: str | None = None
     response_code: str = ResponseCode.NO_ERROR.value
+    mailbox: str | None = None  # the mailbox an ExchangeImpersonation header named (as given)
+    etag: str | None = None  # GetUserPhoto: the photo's entity tag, sent as the ETag header
 
 
 class Service:
-    def __init__(self, store: Store, codec: IdCodec, limits: Limits) -> None:
+    def __init__(self, store: Store, codec: IdCodec, limits: Limits, list_cache: ListCache | None = None) -> None:
         self.store = store
         self.codec = codec
         self.limits = limits
+        self.list_cache = list_cache
 
     def handle(self, body: bytes, caller: User, request_id: str) -> Outcome:
         decoded = self.decode(body)
@@ -56,15 +63,47 @@ class Service:
 
     def execute(self, envelope: Envelope, caller: User, request_id: str) -> Outcome:
         """The second half of ``handle``: run a decoded request and write its response."""
+        key = self._list_cache_key(envelope, caller)
+        if key is not None and self.list_cache is not None:
+            body = self.list_cache.get(caller.id, key)
+            if body is not None:
+                return Outcome(200, body, envelope.operation)
+        outcome = self._execute(envelope, caller, request_id)
+        if key is not None and self.list_cache is not None and outcome.response_code == ResponseCode.NO_ERROR:
+            self.list_cache.put(caller.id, key, outcome.body)
+        return outcome
+
+    @staticmethod
+    def _list_cache_key(envelope: Envelope, caller: User) -> Hashable | None:
+        """The caller's own GetImItemList is cached under the list version read to authenticate
+        it (see ops/cache.py): any answer computed since is at least that current."""
+        request = envelope.request
+        if not isinstance(request, GetImItemList) or envelope.headers.impersonation is not None:
+            return None
+        version = envelope.headers.request_server_version or DEFAULT_VERSION
+        return (caller.list_version, version, wanted_keys(request.extended_properties))
+
+    def _execute(self, envelope: Envelope, caller: User, request_id: str) -> Outcome:
         operation = envelope.operation
         version = envelope.headers.request_server_version or DEFAULT_VERSION
-        if envelope.headers.impersonation is not None:
-            # Never act as the caller when another mailbox was asked for.
-            response = code_response(operation, ResponseCode.IMPERSONATION_DENIED)
-        else:
-            ctx = Context(self.store, self.codec, self.limits, caller, caller.id, request_id)
-            response = self._run(envelope.request, operation, ctx)
-        return Outcome(200, write_response(response, version), operation, response.code.value)
+        impersonation = envelope.headers.impersonation
+        mailbox_id = caller.id
+        if impersonation is not None:
+            # Never act as the caller when another mailbox was asked for: act on it, or refuse.
+            try:
+                with self.store.transaction(write=False) as tx:
+                    mailbox_id = resolve_target(tx, caller, impersonation).id
+            except SoapFault as fault:
+                return Outcome(500, write_fault(fault), operation, fault.code.value, impersonation.value)
+            except Exception:
+                log.exception("request %s: impersonation of %r failed", request_id, impersonation.value)
+                response = code_response(operation, ResponseCode.INTERNAL_SERVER_ERROR)
+                return Outcome(200, write_response(response, version), operation, response.code.value)
+        ctx = Context(self.store, self.codec, self.limits, caller, mailbox_id, request_id)
+        response = self._run(envelope.request, operation, ctx)
+        mailbox = impersonation.value if impersonation is not None else None
+        body = write_response(response, version)
+        return Outcome(response.http_status, body, operation, response.code.value, mailbox, response.etag)
 
     def failure(self, envelope: Envelope) -> Outcome:
         """The answer to a request whose transaction failed to commit."""

@@ -26,5 +26,7 @@ def migrate(db: SqlSession) -> int:
         if migration.version > current:
             for statement in migration.render(db.dialect):
                 db.run(statement)
+            if migration.data is not None:
+                migration.data(db)
             db.run("INSERT INTO openucs_schema (version, name) VALUES (?, ?)", (migration.version, migration.name))
     return current

@@ -6,8 +6,9 @@ shape it creates, so old databases upgrade the same way new ones are built. Neve
 released migration; add the next one.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -30,6 +31,8 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # Fills what SQL alone cannot compute for rows that exist already, after the statements.
+    data: Callable[[Any], None] | None = None
 
     def render(self, dialect: Dialect) -> list[str]:
         return [s.format(**_TYPES[dialect]) for s in self.statements]
@@ -132,5 +135,84 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
+
+MIGRATIONS += (
+    Migration(
+        2,
+        "a version number per IM list, raised by every write to it",
+        # Lets each server process keep rendered GetImItemList answers and know, from the
+        # one row it reads to authenticate anyway, whether they are still current.
+        ("ALTER TABLE users ADD COLUMN list_version BIGINT NOT NULL DEFAULT 0",),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        4,
+        "impersonation grants and account SIDs",
+        (
+            # target_id NULL: the grant covers every mailbox (scope "all").
+            """CREATE TABLE impersonation_grants (
+                id {PK},
+                service_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                target_id BIGINT REFERENCES users (id) ON DELETE CASCADE,
+                created TEXT NOT NULL,
+                CHECK (target_id IS NULL OR target_id <> service_id),
+                UNIQUE (service_id, target_id)
+            )""",
+            # UNIQUE treats NULLs as distinct: one "all" grant per service account needs its own index.
+            """CREATE UNIQUE INDEX impersonation_grants_one_all ON impersonation_grants (service_id)
+                WHERE target_id IS NULL""",
+            "CREATE INDEX impersonation_grants_by_target ON impersonation_grants (target_id)",
+            """CREATE TABLE account_sids (
+                sid_key TEXT PRIMARY KEY,
+                sid TEXT NOT NULL,
+                user_id BIGINT NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE
+            )""",
+        ),
+    ),
+)
+
+
+def _index_directory(db: Any) -> None:
+    # Search terms are folded in Python (openucs.domain.directory), not in SQL.
+    from openucs.store.directory import SqlDirectory  # noqa: PLC0415 - directory.py builds on the store
+
+    SqlDirectory(db).reindex_all()
+
+
+MIGRATIONS += (
+    Migration(
+        3,
+        "the directory: search index and user photos",
+        (
+            # One sort key per account: results are listed in the same order on every backend.
+            """CREATE TABLE directory_entries (
+                user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                sort_key {BLOB} NOT NULL
+            )""",
+            # Search terms as UTF-8 bytes: byte order is the same everywhere, so a prefix is one
+            # b-tree range on SQLite and PostgreSQL alike, whatever the database's collation.
+            """CREATE TABLE directory_terms (
+                term {BLOB} NOT NULL,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE
+            )""",
+            "CREATE UNIQUE INDEX directory_terms_by_term ON directory_terms (term, user_id)",
+            "CREATE INDEX directory_terms_by_user ON directory_terms (user_id, term)",
+            # The normalised original (JPEG, at most 648 x 648); scaled sizes are made on demand.
+            """CREATE TABLE user_photos (
+                user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                data {BLOB} NOT NULL,
+                etag TEXT NOT NULL,
+                updated TEXT NOT NULL
+            )""",
+        ),
+        data=_index_directory,
+    ),
+)
+
+# Migrations are appended by several pieces of work; they run in version order whatever the
+# order of the appends above.
+MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
 
 LATEST_VERSION = MIGRATIONS[-1].version

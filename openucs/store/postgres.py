@@ -1,10 +1,10 @@
 """The shared backend: PostgreSQL through a bounded psycopg connection pool.
 
 Any number of processes on any number of hosts may use one database. Writes run in READ
-COMMITTED and a mailbox's writers queue on its ``users`` row (SELECT ... FOR UPDATE), so each
-sees everything the previous one committed: a limit check and the insert after it cannot
-interleave with another node's. Reads run in a READ ONLY REPEATABLE READ snapshot, so a list
-read in several queries is one consistent state.
+COMMITTED and a mailbox's writers queue on its ``users`` row (the UPDATE that raises the list's
+version takes the row lock), so each sees everything the previous one committed: a limit check
+and the insert after it cannot interleave with another node's. Reads run in a READ ONLY
+REPEATABLE READ snapshot, so a list read in several queries is one consistent state.
 """
 
 from collections.abc import Iterator
@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from openucs.store.migrate import migrate, schema_version
 from openucs.store.open import DatabaseUrlError
-from openucs.store.sql import SqlSession, SqlTransaction
+from openucs.store.sql import BUMP_LIST_VERSION, SqlSession, SqlTransaction
 
 DEFAULT_POOL_SIZE = 10
 # Any constant: every openucs node agrees on it, nothing else in the database uses it.
@@ -27,7 +27,6 @@ _OPENUCS_PARAMS = ("pool_size",)
 
 _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-_LOCK_MAILBOX = "SELECT id FROM users WHERE id = %s FOR UPDATE"
 
 
 class DatabaseUnavailable(DatabaseUrlError):
@@ -86,10 +85,11 @@ class PostgresStore:
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> Iterator[SqlTransaction]:
         with self._pool.connection() as conn, conn.cursor() as cursor:
             cursor.execute(_BEGIN_WRITE if write else _BEGIN_READ)
+            session = SqlSession(cursor, "postgresql")
             try:
                 if write and lock_mailbox is not None:
-                    cursor.execute(_LOCK_MAILBOX, (lock_mailbox,))
-                yield SqlTransaction(SqlSession(cursor, "postgresql"))
+                    session.run(BUMP_LIST_VERSION, (lock_mailbox,))  # also the mailbox's row lock
+                yield SqlTransaction(session)
             except BaseException:
                 _rollback(cursor)
                 raise

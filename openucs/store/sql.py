@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from openucs.domain.accounts import AccountExists, User
 from openucs.domain.imlist import im_address_key
@@ -22,7 +22,11 @@ from openucs.domain.model import (
     GroupKind,
     PropertyKey,
 )
+from openucs.store.directory import SqlDirectory
 from openucs.store.migrations import Dialect
+
+if TYPE_CHECKING:
+    from openucs.store.grants import SqlGrants
 
 
 class Cursor(Protocol):
@@ -339,7 +343,7 @@ class SqlImList:
 
 _USER_COLUMNS = (
     "id, email, display_name, password_hash, created, im_list_migration_completed, im_address, given_name, "
-    "surname, title, department, company_name, business_phone, mobile_phone"
+    "surname, title, department, company_name, business_phone, mobile_phone, list_version"
 )
 
 # The directory fields `openucs user set` may change.
@@ -372,6 +376,7 @@ def _user(row: Sequence[Any]) -> User:
         company_name=row[11],
         business_phone=row[12],
         mobile_phone=row[13],
+        list_version=row[14],
     )
 
 
@@ -393,6 +398,7 @@ class SqlAccounts:
         if row is None:
             raise AccountExists(email)
         SqlImList(self._db, row[0]).create_missing_system_groups()
+        SqlDirectory(self._db).reindex(row[0])
         user = self.by_id(row[0])
         assert user is not None
         return user
@@ -445,6 +451,7 @@ class SqlAccounts:
             f"UPDATE users SET {', '.join(assignments)} WHERE id = ?",
             (*values, user_id),
         )
+        SqlDirectory(self._db).reindex(user_id)
 
     def remove(self, user_id: int) -> None:
         self._db.run("DELETE FROM users WHERE id = ?", (user_id,))
@@ -485,6 +492,19 @@ class SqlTransaction:
         self.db = db
         self.accounts = SqlAccounts(db)
         self.directory = AccountDirectory(self.accounts)
+        self.people = SqlDirectory(db)  # the directory's search index and photos
 
     def imlist(self, mailbox_id: int, *, with_properties: bool = False) -> SqlImList:
         return SqlImList(self.db, mailbox_id, with_properties=with_properties)
+
+    @property
+    def grants(self) -> "SqlGrants":
+        from openucs.store.grants import SqlGrants  # noqa: PLC0415 - grants.py builds on this module
+
+        return SqlGrants(self.db)
+
+
+# The first statement of every write transaction on a mailbox: it raises the list's version
+# (so cached answers of other processes go stale) and, on PostgreSQL, takes the row lock that
+# serialises writers of the mailbox across nodes.
+BUMP_LIST_VERSION = "UPDATE users SET list_version = list_version + 1 WHERE id = ?"

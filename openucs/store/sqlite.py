@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from openucs.store.migrate import migrate, schema_version
-from openucs.store.sql import SqlSession, SqlTransaction
+from openucs.store.sql import BUMP_LIST_VERSION, SqlSession, SqlTransaction
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -136,15 +136,19 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> Iterator[SqlTransaction]:
-        # The whole database is the lock unit here, so lock_mailbox needs nothing more.
+        # The whole database is the lock unit here; lock_mailbox only raises the list's version.
         conn = self._connection()
         cursor = conn.cursor()
         if getattr(self._local, "in_batch", False):
             with self._savepoint(cursor) as tx:
+                if write and lock_mailbox is not None:
+                    cursor.execute(BUMP_LIST_VERSION, (lock_mailbox,))
                 yield tx
             return
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
+            if write and lock_mailbox is not None:
+                cursor.execute(BUMP_LIST_VERSION, (lock_mailbox,))
             yield SqlTransaction(SqlSession(cursor, "sqlite"))
         except BaseException:
             conn.rollback()

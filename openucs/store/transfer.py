@@ -389,6 +389,7 @@ def import_data(store: Store, doc: Any) -> Counts:
         db.many(_insert("im_contacts", [*_CONTACT_COLUMNS, "im_address_key"]), contacts)
         db.many(_insert("im_members", ["mailbox_id", "group_id", "contact_id"]), members)
         db.many(_insert("im_extended_properties", [*_PROPERTY_COLUMNS, "property_key"]), properties)
+        tx.people.reindex_all()  # the directory's search index is derived, not exported
         sequences = doc.get("sequences") or {}
         highest = {
             "users": max((u[0] for u in users), default=0),

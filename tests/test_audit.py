@@ -1,0 +1,94 @@
+"""The audit log (issue 4 §6) over a real server: one JSON line per write and per security
+event — time, request id, caller, mailbox, operation, result — written so a log shipper can
+take it as it is: one object per line, lines never split, control characters escaped."""
+
+import json
+from datetime import datetime
+
+import httpx
+
+from openucs.audit import AuditLog
+from openucs.store.open import open_store
+from tests.conftest import PASSWORD
+from tests.helpers_ops import add_group, fast_password_hashes, running_server
+from tests.support import HttpClient, envelope
+
+FIELDS = {"time", "event", "request_id", "client", "caller", "mailbox", "operation", "result"}
+
+
+def impersonating(target: str) -> str:
+    return (
+        f"<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{target}</t:PrimarySmtpAddress>"
+        "</t:ConnectingSID></t:ExchangeImpersonation>"
+    )
+
+
+def test_writes_and_security_events_are_audited(tmp_path):
+    audit = tmp_path / "audit.log"
+    env = {"OPENUCS_AUDIT_LOG": str(audit)}
+    with (
+        fast_password_hashes(),
+        running_server(tmp_path, "alice@example.com", "svc@example.com", "bob@example.com", env=env) as (
+            proc,
+            database_url,
+        ),
+    ):
+        store = open_store(database_url)
+        try:
+            with store.transaction(write=True) as tx:
+                svc, alice = tx.accounts.by_email("svc@example.com"), tx.accounts.by_email("alice@example.com")
+                tx.grants.grant(svc.id, alice.id)
+        finally:
+            store.close()
+        a = HttpClient(proc.base_url, "alice@example.com", PASSWORD)
+        s = HttpClient(proc.base_url, "svc@example.com", PASSWORD)
+        try:
+            a.call("<m:GetImItemList/>").ok()  # reads of one's own list are not audited
+            add_group(a, 'Audited\n{"event": "forged"}').ok()
+            add_group(a, "").fault("ErrorSchemaValidation")  # never ran: nothing to audit
+            s.call("<m:GetImItemList/>", headers=impersonating("alice@example.com")).ok()
+            s.call(
+                "<m:AddImGroup><m:DisplayName>By service</m:DisplayName></m:AddImGroup>",
+                headers=impersonating("bob@example.com"),
+            ).fault("ErrorImpersonateUserDenied")
+            request = httpx.post(
+                proc.base_url + "/EWS/Exchange.asmx",
+                content=envelope("<m:GetImItemList/>"),
+                auth=("bob@example.com", "x"),
+            )
+            assert request.status_code == 401
+        finally:
+            a.close()
+            s.close()
+    lines = audit.read_text("utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    assert all(set(e) >= FIELDS for e in events)
+    for e in events:
+        datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+    summary = [(e["event"], e["caller"], e["mailbox"], e["operation"], e["result"]) for e in events]
+    assert summary == [
+        ("write", "alice@example.com", "alice@example.com", "AddImGroup", "NoError"),
+        ("impersonation", "svc@example.com", "alice@example.com", "GetImItemList", "NoError"),
+        ("impersonation", "svc@example.com", "bob@example.com", "AddImGroup", "ErrorImpersonateUserDenied"),
+        ("login_failure", "bob@example.com", None, None, "401"),
+    ]
+    assert len({e["request_id"] for e in events}) == len(events)
+    assert all(e["client"] == "127.0.0.1" for e in events)
+
+
+def test_audit_lines_are_whole_and_bounded(tmp_path):
+    log = AuditLog(str(tmp_path / "a.log"))
+    log.event(
+        "login_failure",
+        request_id="r1",
+        client="c",
+        caller="x" * 10_000 + "\n\x00",
+        mailbox=None,
+        operation=None,
+        result="401",
+    )
+    log.close()
+    (line,) = (tmp_path / "a.log").read_text().splitlines()
+    assert len(json.loads(line)["caller"]) == 512
+    assert (tmp_path / "a.log").stat().st_mode & 0o777 == 0o600
+    AuditLog("off").event("write", request_id="r", client="c", caller="c", mailbox="m", operation="o", result="r")
