@@ -134,12 +134,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def load(url: str, cycles: list[list[bytes]], seconds: float) -> dict:
+def load(url: str, cycles: list[list[bytes]], seconds: float, *, once: bool = False) -> dict:
     """Run bench/loadgen.py in its own process against ``url``; return its figures."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
-        json.dump(
-            {"url": url, "seconds": seconds, "connections": [[r.decode("latin-1") for r in c] for c in cycles]}, f
-        )
+        connections = [[r.decode("latin-1") for r in c] for c in cycles]
+        json.dump({"url": url, "seconds": seconds, "once": once, "connections": connections}, f)
         spec = f.name
     try:
         out = subprocess.run(

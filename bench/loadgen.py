@@ -14,12 +14,19 @@ from urllib.parse import urlsplit
 
 
 async def _connection(
-    host: str, port: int, requests: list[bytes], deadline: float, stats: dict, latencies: list[float], offset: int
+    host: str,
+    port: int,
+    requests: list[bytes],
+    deadline: float,
+    stats: dict,
+    latencies: list[float],
+    offset: int,
+    once: bool = False,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     i = offset
     try:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not (once and i - offset >= len(requests)):
             request = requests[i % len(requests)]
             i += 1
             start = time.perf_counter()
@@ -53,8 +60,9 @@ def build_request(url: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-async def run(url: str, requests: list[list[bytes]], seconds: float) -> dict:
-    """``requests[c]`` is the cycle of raw requests connection c sends."""
+async def run(url: str, requests: list[list[bytes]], seconds: float, once: bool = False) -> dict:
+    """``requests[c]`` is the cycle of raw requests connection c sends (just once through, with
+    ``once``; ``seconds`` is then a time limit)."""
     parts = urlsplit(url)
     stats: dict[int, int] = {}
     latencies: list[float] = []
@@ -62,7 +70,7 @@ async def run(url: str, requests: list[list[bytes]], seconds: float) -> dict:
     deadline = start + seconds
     await asyncio.gather(
         *(
-            _connection(parts.hostname or "127.0.0.1", parts.port or 80, cycle, deadline, stats, latencies, c)
+            _connection(parts.hostname or "127.0.0.1", parts.port or 80, cycle, deadline, stats, latencies, c, once)
             for c, cycle in enumerate(requests)
         )
     )
@@ -90,7 +98,7 @@ def main() -> None:
     with open(args.spec, encoding="utf-8") as f:
         spec = json.load(f)
     cycles = [[r.encode("latin-1") for r in cycle] for cycle in spec["connections"]]
-    print(json.dumps(asyncio.run(run(spec["url"], cycles, spec["seconds"]))))
+    print(json.dumps(asyncio.run(run(spec["url"], cycles, spec["seconds"], spec.get("once", False)))))
 
 
 if __name__ == "__main__":

@@ -101,7 +101,8 @@ def store_size(database: str) -> dict[str, float]:
     bulk_mailboxes(store, 999, 5, "small")
     store.close()
     body = soap("<m:GetImItemList/>")
-    proc, url = start_openucs(database)
+    no_cache = {"OPENUCS_LIST_CACHE_MB": "0"}  # measure the query, not the per-process cache
+    proc, url = start_openucs(database, extra_env=no_cache)
     try:
         small = latency_ms(url, "probe@example.com", body)
     finally:
@@ -109,7 +110,7 @@ def store_size(database: str) -> dict[str, float]:
     store = open_store(database)
     bulk_mailboxes(store, 99_000, 5, "large")
     store.close()
-    proc, url = start_openucs(database)
+    proc, url = start_openucs(database, extra_env=no_cache)
     try:
         large = latency_ms(url, "probe@example.com", body)
     finally:
@@ -118,7 +119,8 @@ def store_size(database: str) -> dict[str, float]:
 
 
 def sign_in_storm(database: str, mailboxes: int, seconds: float) -> dict:
-    """Each connection signs in as its own users in turn: GetImItemList, then three writes."""
+    """Every user signs in at once (first request: argon2 once, GetImItemList of 50-200
+    contacts), then keeps working: GetImItemList and three writes each, in turn."""
     store = open_store(database)
     password_hash = hash_password(PASSWORD)
     rng = random.Random(7)
@@ -139,7 +141,8 @@ def sign_in_storm(database: str, mailboxes: int, seconds: float) -> dict:
                 build_request(
                     url,
                     soap(
-                        f"<m:AddNewImContactToGroup><m:ImAddress>new{m}@example.com</m:ImAddress></m:AddNewImContactToGroup>"
+                        f"<m:AddNewImContactToGroup><m:ImAddress>new{m}@example.com</m:ImAddress>"
+                        "</m:AddNewImContactToGroup>"
                     ),
                     headers,
                 ),
@@ -156,12 +159,15 @@ def sign_in_storm(database: str, mailboxes: int, seconds: float) -> dict:
     store.close()
     proc, url = start_openucs(database, workers=2)
     try:
-        # First contact per user pays argon2 once; then the storm proper.
-        load(url + "/EWS/Exchange.asmx", [[c[0]] for c in cycles], 3.0)
-        result = load(url + "/EWS/Exchange.asmx", cycles, seconds)
+        started = time.perf_counter()
+        sign_in = load(url + "/EWS/Exchange.asmx", [[c[0]] for c in cycles], 120.0, once=True)
+        sign_in["wall_s"] = time.perf_counter() - started
+        # Each worker process verifies a password once; make sure both have before the steady phase.
+        load(url + "/EWS/Exchange.asmx", [[c[0]] for c in cycles], 120.0, once=True)
+        steady = load(url + "/EWS/Exchange.asmx", cycles, seconds)
     finally:
         stop(proc)
-    return result
+    return {"sign_in": sign_in, "steady": steady}
 
 
 def worker_gain(database: str, seconds: float) -> dict[str, float]:
@@ -206,10 +212,12 @@ def main() -> None:
         for backend, make in backends.items():
             print(f"== {backend}")
             storm = sign_in_storm(make("storm"), args.storm_mailboxes, args.seconds)
+            first, steady = storm["sign_in"], storm["steady"]
             print(
-                f"  sign-in storm, {args.storm_mailboxes} mailboxes of 50-200 contacts, 2 workers: "
-                f"{storm['rps']:.0f} req/s, p50 {storm['p50_ms']} ms, p99 {storm['p99_ms']} ms, "
-                f"statuses {storm['status']}"
+                f"  sign-in storm, {args.storm_mailboxes} mailboxes of 50-200 contacts, 2 workers: all signed in "
+                f"within {first['wall_s']:.2f} s (p50 {first['p50_ms']} ms, p99 {first['p99_ms']} ms, "
+                f"statuses {first['status']}); then {steady['rps']:.0f} req/s of GetImItemList + 3 writes, "
+                f"p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, statuses {steady['status']}"
             )
             size = store_size(make("size"))
             print(

@@ -49,8 +49,10 @@ def _postgres_user() -> pwd.struct_passwd:
 
 
 class PostgresServer:
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        # Tests trade durability for speed; benchmarks measure a server configured as in production.
+        self.durable = durable
         self.password = secrets.token_hex(16)
         self.port = 0
         self.base: Path | None = None
@@ -79,7 +81,7 @@ class PostgresServer:
         # In memory when the machine has /dev/shm: copying a template on disk can take 250 ms,
         # in memory 10 ms. Either way a world-traversable parent, so postgres can reach it.
         shm = Path("/dev/shm")
-        parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        parent = shm if shm.is_dir() and os.access(shm, os.W_OK) and not self.durable else None
         self.base = base = Path(tempfile.mkdtemp(prefix="openucs-pg-", dir=parent))
         self._give(base)
         (base / "sock").mkdir()
@@ -107,8 +109,10 @@ class PostgresServer:
             self.port = free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={base / 'sock'} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+                "-c max_connections=300"
             )
+            if not self.durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             try:
                 self._run("pg_ctl", "-D", str(base / "data"), "-l", str(base / "server.log"), "-w",
                           "-t", "60", "-o", options, "start")  # fmt: skip

@@ -23,7 +23,7 @@ class ImGroupView:
     display_name: str
     group_type: str
     exchange_store_id: ItemRef
-    members: tuple[ItemRef, ...] = ()
+    members: tuple[str, ...] = ()  # the members' contact ids (ItemId Id), in the order they were added
     extended_properties: tuple[ExtendedPropertyValue, ...] = ()
     smtp_address: str | None = None
 
@@ -43,7 +43,7 @@ class PersonaView:
     persona_id: str
     creation_time: str  # xs:dateTime, UTC
     display_name: str
-    source_id: ItemRef  # the quick contact's id: equals its MemberCorrelationKey ItemId
+    source_id: str  # the quick contact's id: equals its MemberCorrelationKey ItemId
     folder_id: str
     im_address: str
     email_address: str | None = None

@@ -98,7 +98,7 @@ def _group(group: ImGroupView, tag: str) -> str:
     ]
     if group.members:
         parts.append("<t:MemberCorrelationKey>")
-        parts.extend(f'<t:ItemId Id="{m.id}" ChangeKey="{MEMBER_CHANGE_KEY}"/>' for m in group.members)
+        parts.extend(f'<t:ItemId Id="{m}" ChangeKey="{MEMBER_CHANGE_KEY}"/>' for m in group.members)
         parts.append("</t:MemberCorrelationKey>")
     if group.extended_properties:
         parts.append("<t:ExtendedProperties>")
@@ -202,7 +202,7 @@ def _persona(p: PersonaView, tag: str) -> str:
         f"<t:DisplayNameFirstLast>{first_last}</t:DisplayNameFirstLast>"
         f"<t:DisplayNameLastFirst>{last_first}</t:DisplayNameLastFirst><t:FileAs>{file_as}</t:FileAs>"
         f"{details}{emails}<t:ImAddress>{im}</t:ImAddress><t:RelevanceScore>{RELEVANCE_SCORE}</t:RelevanceScore>"
-        f'<t:Attributions><t:Attribution><t:Id>0</t:Id><t:SourceId Id="{p.source_id.id}" '
+        f'<t:Attributions><t:Attribution><t:Id>0</t:Id><t:SourceId Id="{p.source_id}" '
         f'ChangeKey="{MEMBER_CHANGE_KEY}"/><t:DisplayName>{QUICK_CONTACT_SOURCE}</t:DisplayName>'
         "<t:IsWritable>true</t:IsWritable><t:IsQuickContact>true</t:IsQuickContact>"
         f'<t:IsHidden>false</t:IsHidden><t:FolderId Id="{p.folder_id}" ChangeKey="{FOLDER_CHANGE_KEY}"/>'

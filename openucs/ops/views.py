@@ -62,7 +62,7 @@ class ViewMaker:
             display_name=group.display_name,
             group_type=group.kind.value,
             exchange_store_id=ItemRef(encode(mailbox, IdKind.GROUP, group.id)),
-            members=tuple(ItemRef(encode(mailbox, IdKind.CONTACT, c)) for c in group.members),
+            members=tuple([encode(mailbox, IdKind.CONTACT, c) for c in group.members]),
             extended_properties=_properties(group.extended_properties, self._wanted),
             smtp_address=group.smtp_address,
         )
@@ -82,7 +82,7 @@ class ViewMaker:
             encode(self._mailbox, IdKind.PERSONA, contact.id),
             contact.created,
             card.display_name,
-            ItemRef(encode(self._mailbox, IdKind.CONTACT, contact.id)),
+            encode(self._mailbox, IdKind.CONTACT, contact.id),
             self._folder,
             contact.im_address,
             card.email_address,
