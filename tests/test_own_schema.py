@@ -886,6 +886,84 @@ def test_negative_agrees_with_microsoft(ms_schema, name, xml, ms_rejects):
 
 
 # --------------------------------------------------------------------------
+# Deliberate narrowing: bounded names and addresses
+# --------------------------------------------------------------------------
+
+# Names and addresses that requests carry into the store are bounded (messages.xsd says why):
+# an over-long one is ErrorSchemaValidation on every backend, where it used to be an internal
+# error on PostgreSQL. Microsoft's schema leaves them unbounded.
+# (request type, element) → (Microsoft's type for it, the most characters ours accepts)
+BOUNDED = {
+    ("AddImGroupType", "DisplayName"): ("t:NonEmptyStringType", 256),
+    ("SetImGroupType", "NewDisplayName"): ("t:NonEmptyStringType", 256),
+    ("AddNewImContactToGroupType", "ImAddress"): ("t:NonEmptyStringType", 320),
+    ("AddNewImContactToGroupType", "DisplayName"): ("t:NonEmptyStringType", 256),
+    ("AddNewTelUriContactToGroupType", "TelUriAddress"): ("t:NonEmptyStringType", 320),
+    ("AddNewTelUriContactToGroupType", "ImContactSipUriAddress"): ("t:NonEmptyStringType", 320),
+    ("AddNewTelUriContactToGroupType", "ImTelephoneNumber"): ("t:NonEmptyStringType", 256),
+    ("AddDistributionGroupToImListType", "SmtpAddress"): ("t:NonEmptyStringType", 320),
+    ("AddDistributionGroupToImListType", "DisplayName"): ("t:NonEmptyStringType", 256),
+    ("GetUserPhotoType", "Email"): ("xs:string", 320),
+}
+# Each bounded request's children in order, with an ordinary value (None: an item id).
+_BOUNDED_REQUESTS = {
+    "AddImGroup": [("DisplayName", "Work")],
+    "SetImGroup": [("GroupId", None), ("NewDisplayName", "Work")],
+    "AddNewImContactToGroup": [("ImAddress", "sip:ann@example.com"), ("DisplayName", "Ann")],
+    "AddNewTelUriContactToGroup": [
+        ("TelUriAddress", "tel:+15550100"),
+        ("ImContactSipUriAddress", "sip:+15550100@example.com"),
+        ("ImTelephoneNumber", "+1 555 0100"),
+    ],
+    "AddDistributionGroupToImList": [("SmtpAddress", "team@example.com"), ("DisplayName", "Team")],
+    "GetUserPhoto": [("Email", "ann@example.com"), ("SizeRequested", "HR48x48")],
+}
+
+
+def bounded_request(type_name: str, element: str, value: str) -> str:
+    op = type_name.removesuffix("Type")
+    children = "".join(
+        item_id(f"m:{name}") if default is None else f"<m:{name}>{value if name == element else default}</m:{name}>"
+        for name, default in _BOUNDED_REQUESTS[op]
+    )
+    return f"<m:{op}>{children}</m:{op}>"
+
+
+BOUNDED_IDS = [f"{t.removesuffix('Type')}-{e}" for t, e in BOUNDED]
+
+
+@pytest.mark.parametrize("key", list(BOUNDED), ids=BOUNDED_IDS)
+def test_a_bounded_value_at_the_limit_is_valid_for_both(own_schema, ms_schema, key):
+    # Characters, not bytes: a limit of non-ASCII letters (two UTF-8 bytes each) is accepted.
+    xml = bounded_request(*key, "é" * BOUNDED[key][1])
+    assert errors(own_schema, el(xml)) is None
+    assert errors(ms_schema, el(xml)) is None
+
+
+@pytest.mark.parametrize("key", list(BOUNDED), ids=BOUNDED_IDS)
+def test_a_bounded_value_over_the_limit_is_refused_by_ours_only(own_schema, ms_schema, key):
+    xml = bounded_request(*key, "x" * (BOUNDED[key][1] + 1))
+    problem = errors(own_schema, el(xml))
+    assert problem is not None and "maxLength" in problem, problem
+    assert errors(ms_schema, el(xml)) is None  # the narrowing is ours
+
+
+def test_bounded_elements_are_exactly_the_documented_narrowings():
+    """Every element of ours with a type of its own is in BOUNDED: Microsoft's type plus maxLength."""
+    found = {}
+    for type_name, node in _named(_own_roots()[M], "complexType").items():
+        for element in node.iter(f"{{{XS}}}element"):
+            simple = element.find(f"{{{XS}}}simpleType")
+            if simple is None:
+                continue
+            restriction = simple.find(f"{{{XS}}}restriction")
+            facets = [(f.tag.split("}")[1], f.get("value")) for f in restriction]
+            assert len(facets) == 1 and facets[0][0] == "maxLength", (type_name, element.get("name"), facets)
+            found[(type_name, element.get("name"))] = (restriction.get("base"), int(facets[0][1]))
+    assert found == BOUNDED
+
+
+# --------------------------------------------------------------------------
 # Structural compatibility with Microsoft's schema
 # --------------------------------------------------------------------------
 
@@ -954,7 +1032,9 @@ def test_complex_types_are_order_preserving_subsets():
             our_names = [n for n, _, _ in ours]
             their = {n: (t, mo) for n, t, mo in theirs}
             assert _is_subsequence(our_names, [n for n, _, _ in theirs]), name
-            for n, t, _ in ours:
+            for n, declared, _ in ours:
+                # A bounded element has a type of its own: Microsoft's, restricted (checked above).
+                t = BOUNDED[(name, n)][0] if declared is None and (name, n) in BOUNDED else declared
                 assert t == their[n][0], f"{name}/{n}: type {t} != {their[n][0]}"
             # Whatever Microsoft requires, we must require too (and thus emit).
             for n, _, mo in theirs:

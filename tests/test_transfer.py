@@ -1,6 +1,8 @@
-"""``openucs db export`` / ``import``: SQLite → PostgreSQL → SQLite loses nothing, ids issued
-before a move still work after it, and a bad file or a non-empty target writes nothing."""
+"""``openucs db export`` / ``import``: SQLite → PostgreSQL → SQLite loses nothing (IM lists,
+impersonation grants, SIDs, photos), ids issued before a move still work after it, a version-1
+file still loads, and a bad file or a non-empty target writes nothing."""
 
+import base64
 import copy
 import dataclasses
 import functools
@@ -8,12 +10,15 @@ import io
 import json
 
 import pytest
+from PIL import Image
 
 from openucs.app import build_service
 from openucs.auth.passwords import hash_password
 from openucs.config import Settings
 from openucs.domain.model import ExtendedProperty, PropertyKey
 from openucs.ops.ids import IdKind
+from openucs.photos import normalise
+from openucs.store import transfer
 from openucs.store.open import open_store
 from openucs.store.transfer import InvalidExport, TargetNotEmpty, export_data, import_data
 from tests.conftest import PASSWORD, make_user
@@ -40,7 +45,16 @@ TABLES = {
     "distinguished_property_set_id, property_set_id, property_tag, property_name, property_id, multi_valued, "
     "property_values FROM im_extended_properties ORDER BY COALESCE(group_id, 0), COALESCE(contact_id, 0), id",
     "server_secrets": "SELECT name, value FROM server_secrets ORDER BY name",
+    # Grant rows are renumbered too; what they say is kept.
+    "impersonation_grants": "SELECT service_id, target_id, created FROM impersonation_grants "
+    "ORDER BY service_id, COALESCE(target_id, 0)",
+    "account_sids": "SELECT * FROM account_sids ORDER BY user_id",
+    "user_photos": "SELECT * FROM user_photos ORDER BY user_id",
 }
+# Added by export format version 2: a version-1 file leaves them empty.
+V2_TABLES = ("impersonation_grants", "account_sids", "user_photos")
+SIDS = {"alice@example.com": "S-1-5-21-1004336348-1177238915-682003330-1001", "bob@example.com": "s-1-5-21-7-1002"}
+PHOTO = "<m:GetUserPhoto><m:Email>bob@example.com</m:Email><m:SizeRequested>{size}</m:SizeRequested></m:GetUserPhoto>"
 
 
 # Not data: a counter that only tells server processes whether their cached answers are current.
@@ -59,6 +73,9 @@ def dump(store) -> dict[str, list[tuple]]:
             for row in rows:
                 if table in bool_columns:
                     row[bool_columns[table]] = bool(row[bool_columns[table]])
+                for i, value in enumerate(row):
+                    if isinstance(value, memoryview):  # a driver's view of a BLOB: compare the bytes
+                        row[i] = bytes(value)
             out[table] = [tuple(row[i] for i in keep) for row in rows]
     return out
 
@@ -76,20 +93,33 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
 def populate(store) -> None:
     """Two busy mailboxes and an idle one: user groups, a distribution group, directory and
     plain contacts, a contact in several groups, a TEL URI contact, extended properties on a
     group and a contact, deleted items,
-    directory fields and the migration flag."""
+    directory fields and the migration flag; a photo, SIDs, and impersonation grants on every
+    mailbox and on one."""
     service = build_service(store, Settings(database=store.url))
     with store.transaction(write=True) as tx:
         alice = tx.accounts.add("alice@example.com", "Alice Example", password_hash())
         bob = tx.accounts.add("bob@example.com", "Bob Example", password_hash())
-        tx.accounts.add("carol@example.com", "Carol Idle", password_hash())
+        carol = tx.accounts.add("carol@example.com", "Carol Idle", password_hash())
         tx.accounts.update_directory(
             bob.id, {"im_address": "sip:Bob@Example.com", "title": "Engineer", "mobile_phone": "+1 555 0100"}
         )
         tx.accounts.set_migration_completed(alice.id, True)
+        tx.people.set_photo(bob.id, normalise(png(300, 200)), "2024-05-06T07:08:09Z")
+        tx.grants.set_sid(alice.id, SIDS["alice@example.com"])
+        tx.grants.set_sid(bob.id, SIDS["bob@example.com"])  # kept as written: lower case
+        tx.grants.grant(carol.id, alice.id)
+        tx.grants.grant(carol.id, None)
+        tx.grants.grant(bob.id, alice.id)
     a = InProcessClient(service, alice)
     b = InProcessClient(service, bob)
     work = call(a, "<m:AddImGroup><m:DisplayName>Work</m:DisplayName></m:AddImGroup>").group_ref()
@@ -154,13 +184,43 @@ def raw_item_list(service, store, email: str) -> bytes:
     return outcome.body
 
 
+def photo_answers(service, store) -> list[tuple[bytes, str | None]]:
+    """Bob's photo as a client gets it (body and ETag), at a scaled size and the stored one."""
+    with store.transaction(write=False) as tx:
+        alice = tx.accounts.by_email("alice@example.com")
+    answers = []
+    for size in ("HR48x48", "HR648x648"):
+        outcome = service.handle(envelope(PHOTO.format(size=size)), alice, "transfer")
+        assert outcome.status == 200
+        validate_envelope(outcome.body)
+        answers.append((outcome.body, outcome.etag))
+    return answers
+
+
+def item_list_as(service, store, caller: str, sid: str | None = None) -> bytes:
+    """``caller``'s GetImItemList, or with an impersonation header that names a mailbox by ``sid``."""
+    with store.transaction(write=False) as tx:
+        user = tx.accounts.by_email(caller)
+    headers = (
+        f"<t:ExchangeImpersonation><t:ConnectingSID><t:SID>{sid}</t:SID></t:ConnectingSID></t:ExchangeImpersonation>"
+        if sid
+        else ""
+    )
+    outcome = service.handle(envelope("<m:GetImItemList/>", headers=headers), user, "transfer")
+    assert outcome.status == 200
+    validate_envelope(outcome.body)
+    return outcome.body
+
+
 def test_round_trip_sqlite_postgresql_sqlite_loses_nothing(tmp_path, postgres_database):
     source = open_store(f"sqlite:///{tmp_path / 'source.db'}")
     middle = open_store(postgres_database())
     final = open_store(f"sqlite:///{tmp_path / 'final.db'}")
     try:
         populate(source)
-        before = {e: raw_item_list(build_service(source, Settings()), source, e) for e in ("alice@example.com",)}
+        source_service = build_service(source, Settings())
+        before = {e: raw_item_list(source_service, source, e) for e in ("alice@example.com",)}
+        photos_before = photo_answers(source_service, source)
         first = export_text(source)
         import_data(middle, json.loads(first))
         second = export_text(middle)
@@ -177,11 +237,26 @@ def test_round_trip_sqlite_postgresql_sqlite_loses_nothing(tmp_path, postgres_da
         assert doc["sequences"]["im_groups"] > max(g["id"] for u in doc["users"] for g in u["groups"])
         assert doc["sequences"]["im_contacts"] > max(c["id"] for u in doc["users"] for c in u["contacts"])
         assert list(doc["server_secrets"]) == ["item-id-key"]
+        by_email = {u["email"]: u for u in doc["users"]}
+        assert {e: u["sid"] for e, u in by_email.items() if u["sid"]} == SIDS
+        alice_id = by_email["alice@example.com"]["id"]
+        assert [g["target"] for g in by_email["carol@example.com"]["impersonation_grants"]] == [None, alice_id]
+        assert [g["target"] for g in by_email["bob@example.com"]["impersonation_grants"]] == [alice_id]
+        photo = by_email["bob@example.com"]["photo"]
+        assert photo["content_type"] == "image/jpeg" and photo["updated"] == "2024-05-06T07:08:09Z"
+        assert base64.b64decode(photo["data"]).startswith(b"\xff\xd8")
+        assert by_email["alice@example.com"]["photo"] is None
+        assert all(dump(source)[table] for table in V2_TABLES)  # so the comparisons below compare something
 
         # The same ids, the same bytes: what a client cached before the move is still right.
         for store in (middle, final):
             service = build_service(store, Settings())
             assert {e: raw_item_list(service, store, e) for e in before} == before
+            assert photo_answers(service, store) == photos_before
+            # Grants and SIDs work: carol names bob by his SID (in another case) and gets his list.
+            bobs = item_list_as(service, store, "carol@example.com", SIDS["bob@example.com"].upper())
+            assert bobs == item_list_as(service, store, "bob@example.com")
+            assert bobs != item_list_as(service, store, "carol@example.com")
     finally:
         for store in (source, middle, final):
             store.close()
@@ -264,9 +339,38 @@ def _set(path_keys, value, expected_path):
     return mutate
 
 
+def _grant_to_itself(doc):
+    carol = doc["users"][2]
+    carol["impersonation_grants"][1]["target"] = carol["id"]
+    return "$.users[2].impersonation_grants[1].target"
+
+
+def _repeated_grant(doc):
+    grants = doc["users"][2]["impersonation_grants"]
+    grants.append(dict(grants[1]))
+    return "$.users[2].impersonation_grants[2]"
+
+
+def _grant_without_target(doc):
+    del doc["users"][2]["impersonation_grants"][0]["target"]
+    return "$.users[2].impersonation_grants[0]"
+
+
+def _repeated_sid(doc):
+    doc["users"][1]["sid"] = doc["users"][0]["sid"].lower()  # SIDs compare ignoring case
+    return "$.users[1].sid"
+
+
+def _v1_with_a_photo(doc):
+    doc["version"] = 1
+    for user in doc["users"]:
+        del user["sid"], user["impersonation_grants"]  # the photo field stays: unknown in version 1
+    return "$.users[0].photo"
+
+
 BAD = {
     "wrong format": _set(["format"], "something-else", "$.format"),
-    "version 2": _set(["version"], 2, "$.version"),
+    "version 3": _set(["version"], 3, "$.version"),
     "dangling member index": _dangling_member,
     "repeated contact id": _repeated_contact_id,
     "unknown group kind": _set(["users", 0, "groups", 0, "kind"], "IPM.Note", "$.users[0].groups[0].kind"),
@@ -274,6 +378,24 @@ BAD = {
         ["users", 0, "im_list_migration_completed"], 1, "$.users[0].im_list_migration_completed"
     ),
     "unknown field": _set(["users", 0, "nickname"], "x", "$.users[0].nickname"),
+    # Version 2's parts. The fixture's accounts: [0] alice, [1] bob (with the photo), [2] carol,
+    # whose grants are [every mailbox, alice].
+    "grant naming an unknown account": _set(
+        ["users", 2, "impersonation_grants", 1, "target"], 99, "$.users[2].impersonation_grants[1].target"
+    ),
+    "grant to itself": _grant_to_itself,
+    "grant repeated": _repeated_grant,
+    "grant without target": _grant_without_target,
+    "grants not a list": _set(["users", 2, "impersonation_grants"], {}, "$.users[2].impersonation_grants"),
+    "photo not base64": _set(["users", 1, "photo", "data"], "not base64!", "$.users[1].photo.data"),
+    "photo not a JPEG": _set(
+        ["users", 1, "photo", "data"], base64.b64encode(png(4, 4)).decode(), "$.users[1].photo.data"
+    ),
+    "photo content type": _set(["users", 1, "photo", "content_type"], "image/png", "$.users[1].photo.content_type"),
+    "photo without etag": _set(["users", 1, "photo", "etag"], "", "$.users[1].photo.etag"),
+    "SID repeated": _repeated_sid,
+    "SID not in SDDL form": _set(["users", 0, "sid"], "alice", "$.users[0].sid"),
+    "version 1 with a photo": _v1_with_a_photo,
 }
 
 
@@ -295,6 +417,49 @@ def test_a_bad_file_is_refused_with_its_path_and_nothing_written(good_export, da
         assert _empty(store)
         import_data(store, good_export)  # the good original still loads: the failure was the file's
         assert not _empty(store)
+    finally:
+        store.close()
+
+
+def test_export_reads_in_batches_without_losing_or_mixing_anything(tmp_path, monkeypatch):
+    """Accounts, and their photos, are read a batch at a time: batch edges change nothing."""
+    source = open_store(f"sqlite:///{tmp_path / 'batches.db'}")
+    try:
+        populate(source)
+        with source.transaction(write=True) as tx:  # a photo in the first and the last batch too
+            for email, size in (("alice@example.com", (40, 30)), ("carol@example.com", (20, 50))):
+                tx.people.set_photo(tx.accounts.by_email(email).id, normalise(png(*size)), "2024-05-06T07:08:09Z")
+        whole = without_timestamp(export_text(source))
+        monkeypatch.setattr(transfer, "_BATCH", 2)
+        monkeypatch.setattr(transfer, "_PHOTO_BATCH", 1)
+        assert without_timestamp(export_text(source)) == whole
+        assert len({u["photo"]["etag"] for u in whole["users"]}) == 3
+    finally:
+        source.close()
+
+
+def as_version_1(doc: dict) -> dict:
+    """The same data as an openucs that wrote version 1 exported it."""
+    old = copy.deepcopy(doc)
+    old["version"] = 1
+    for user in old["users"]:
+        del user["sid"], user["impersonation_grants"], user["photo"]
+    return old
+
+
+def test_a_version_1_file_still_imports_with_no_grants_sids_or_photos(good_export, database_url):
+    assert any(u["photo"] or u["sid"] or u["impersonation_grants"] for u in good_export["users"])
+    store = open_store(database_url)
+    try:
+        counts = import_data(store, as_version_1(good_export))
+        assert (counts.users, counts.grants, counts.photos) == (3, 0, 0)
+        assert all(dump(store)[table] == [] for table in V2_TABLES)
+        # Everything version 1 carried is there, exactly; the new parts are empty.
+        again = without_timestamp(export_text(store))
+        expected = without_timestamp(json.dumps(good_export))
+        for user in expected["users"]:
+            user.update(sid=None, impersonation_grants=[], photo=None)
+        assert again == expected
     finally:
         store.close()
 
@@ -323,7 +488,7 @@ def test_cli_moves_a_database_through_a_pipe(tmp_path, database_url):
     assert "exported 3 accounts" in exported.stderr
     target_url = f"sqlite:///{tmp_path / 'moved.db'}"
     imported = run_cli("db", "import", "-", database=target_url, stdin=exported.stdout)
-    assert "imported 3 accounts, 12 groups, 4 contacts" in imported.stderr
+    assert "imported 3 accounts, 12 groups, 4 contacts, 3 impersonation grants, 1 photo from -" in imported.stderr
     target = open_store(target_url)
     try:
         assert dump(target) == expected
@@ -342,11 +507,11 @@ def test_cli_moves_a_database_through_a_pipe(tmp_path, database_url):
 
 def test_cli_refuses_a_bad_file_before_touching_the_database(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "openucs-export", "version": 2, "users": [], "server_secrets": {}}))
+    bad.write_text(json.dumps({"format": "openucs-export", "version": 3, "users": [], "server_secrets": {}}))
     target = tmp_path / "never.db"
     result = run_cli("db", "import", str(bad), database=f"sqlite:///{target}", check=False)
     assert result.returncode == 1
-    assert "$.version: version 2 is not supported" in result.stderr
+    assert "$.version: version 3 is not supported (this openucs reads 1 or 2)" in result.stderr
     assert not target.exists()
     result = run_cli("db", "import", str(tmp_path / "missing.json"), database=f"sqlite:///{target}", check=False)
     assert result.returncode == 1 and "cannot read" in result.stderr

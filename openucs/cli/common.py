@@ -5,7 +5,7 @@ import sys
 from typing import TypeAlias
 
 from openucs.config import Settings
-from openucs.domain.imlist import is_smtp_address
+from openucs.domain.imlist import MAX_ADDRESS_CHARS, is_smtp_address
 from openucs.store.open import open_store
 from openucs.store.port import Store
 
@@ -36,6 +36,8 @@ def read_password(stdin_flag: bool) -> str:
 
 def valid_email(email: str) -> str:
     email = email.strip().lower()
+    if len(email) > MAX_ADDRESS_CHARS:  # said plainly, rather than by repeating the whole value
+        raise CliError(f"the e-mail address is longer than {MAX_ADDRESS_CHARS} characters ({len(email)})")
     if not is_smtp_address(email):
         raise CliError(f"{email!r} is not a valid e-mail address")
     return email

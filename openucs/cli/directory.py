@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openucs.domain.imlist import im_address_key, is_smtp_address
+from openucs.domain.imlist import MAX_ADDRESS_CHARS, MAX_NAME_CHARS, im_address_key, is_smtp_address
 from openucs.photos import PhotoRejected, StoredPhoto, normalise
 from openucs.store.sql import SqlTransaction, utc_now
 
@@ -64,18 +64,28 @@ class Change:
     photo: StoredPhoto | object | None = NO_PHOTO  # NO_PHOTO: leave it as it is
 
 
+def _bounded(what: str, text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise RowError(f"the {what} is longer than {limit} characters ({len(text)})")
+    return text
+
+
 def check(email: str, values: dict[str, str], photo: Callable[[str], bytes] | None) -> Change:
     """Validate one account's new values (CLI flags or a CSV row): a Change, or RowError."""
-    address = email.strip().lower()
+    address = _bounded("e-mail address", email.strip().lower(), MAX_ADDRESS_CHARS)
     if not is_smtp_address(address):
         raise RowError(f"{email!r} is not a valid e-mail address")
     change = Change(address)
     for name, value in values.items():
         if name == "photo":
             continue
-        text = value.strip()
+        what = "IM address" if name == "im_address" else name.replace("_", " ")
+        limit = MAX_ADDRESS_CHARS if name == "im_address" else MAX_NAME_CHARS
+        # Checked before anything else looks at it, so the message is about the length, not about
+        # a screenful of the value; an IM address again once "sip:" may have been added.
+        text = _bounded(what, value.strip(), limit)
         if name == "im_address" and text:
-            text = im_address(text)
+            text = _bounded(what, im_address(text), limit)
         if name == "display_name" and not text:
             raise RowError("the display name cannot be empty")
         change.fields[FIELDS[name]] = text or None

@@ -8,6 +8,7 @@ A grant is Exchange's ApplicationImpersonation role: the service account may sen
 import argparse
 
 from openucs.cli.common import CliError, Commands, add_database_option, open_database, valid_email
+from openucs.store.grants import MAX_SID_CHARS
 from openucs.store.sql import SqlTransaction
 
 
@@ -90,8 +91,8 @@ def cmd_sid(args: argparse.Namespace) -> int:
     if (args.sid is None) == (not args.clear):
         raise CliError("give a SID, or --clear")
     sid = args.sid.strip() if args.sid else None
-    if sid is not None and not sid.upper().startswith("S-1-"):
-        raise CliError(f"{sid!r} is not a SID in SDDL form (S-1-...)")
+    if sid is not None and (len(sid) > MAX_SID_CHARS or not sid.upper().startswith("S-1-")):
+        raise CliError(f"{sid[:60]!r} is not a SID in SDDL form (S-1-..., at most {MAX_SID_CHARS} characters)")
     store = open_database(args)
     try:
         with store.transaction(write=True) as tx:

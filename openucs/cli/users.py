@@ -8,6 +8,7 @@ from openucs.auth.passwords import hash_password
 from openucs.cli import directory
 from openucs.cli.common import CliError, Commands, add_database_option, open_database, read_password, valid_email
 from openucs.domain.accounts import AccountExists
+from openucs.domain.imlist import MAX_NAME_CHARS
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -15,6 +16,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     display_name = (args.display_name or "").strip()
     if not display_name:
         raise CliError("--display-name must not be empty")
+    if len(display_name) > MAX_NAME_CHARS:
+        raise CliError(f"--display-name is longer than {MAX_NAME_CHARS} characters ({len(display_name)})")
     password_hash = hash_password(read_password(args.password_stdin))
     store = open_database(args)
     try:

@@ -13,7 +13,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-MAX_TERM_CHARS = 100  # longer words are indexed by their first 100 characters
+# Longer words are indexed by their first 100 characters, and queries cut to the same length, so a
+# prefix search is exact for queries up to 100 characters. Cut after folding, in characters: a term
+# is at most 400 bytes of UTF-8 whatever the input, far below PostgreSQL's b-tree entry limit
+# (about 2700 bytes), so no word, however long, can make an index entry the database refuses.
+MAX_TERM_CHARS = 100
 MAX_QUERY_WORDS = 8  # further words are ignored: eight prefixes pin down anyone
 
 # Letters Unicode does not decompose into a base letter and a mark.

@@ -30,6 +30,13 @@ from openucs.domain.model import (
 )
 from openucs.domain.repository import Directory, ImListRepository
 
+# The longest names and addresses accepted where they enter: the EWS request schema
+# (messages.xsd), ``openucs user`` and CSV import. Stored names and addresses are indexed, and
+# PostgreSQL refuses an index entry over about 2700 bytes (SQLite takes it): bounded in characters,
+# even four-byte ones stay far below that, so a value is refused the same way on every backend.
+MAX_NAME_CHARS = 256  # display names, directory fields
+MAX_ADDRESS_CHARS = 320  # SMTP and IM addresses: 64 (local part) + "@" + 255 (domain)
+
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SMTP = re.compile(
@@ -39,7 +46,7 @@ _SMTP = re.compile(
 
 def is_smtp_address(address: str) -> bool:
     """Syntax only, as Exchange checks a distribution group's address (no directory lookup)."""
-    return len(address) <= 320 and _SMTP.fullmatch(address) is not None
+    return len(address) <= MAX_ADDRESS_CHARS and _SMTP.fullmatch(address) is not None
 
 
 def strip_sip(address: str) -> str:

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from openucs.store.sql import SqlSession, utc_now
 
+# The longest SID in SDDL form: "S-1-", a 48-bit authority (15 digits), 15 sub-authorities of 32
+# bits ("-" and 10 digits each). Longer is no SID, and sid_key's index could not hold it on PostgreSQL.
+MAX_SID_CHARS = 184
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:

@@ -1,11 +1,14 @@
-"""Export and import: every account, IM list and server secret as one versioned JSON document
-(docs/export-format.md), to move an installation between backends or back it up.
+"""Export and import: every account, IM list, impersonation grant, SID, photo and server secret
+as one versioned JSON document (docs/export-format.md), to move an installation between backends
+or back it up.
 
 Ids are kept exactly, with the item-id key and each table's id high-water mark, so the ids
 clients cached stay valid and a stale id never names a newer item. Import validates the whole
 document first, then loads it into an empty database in one transaction.
 """
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,15 +16,22 @@ from typing import Any, NoReturn, TextIO
 
 from openucs.domain.imlist import im_address_key
 from openucs.domain.model import SYSTEM_GROUP_NAMES, GroupKind, PropertyKey
+from openucs.photos import CONTENT_TYPE
+from openucs.store.grants import MAX_SID_CHARS
 from openucs.store.port import Store
 from openucs.store.sql import SqlSession, utc_now
 
 FORMAT = "openucs-export"
-VERSION = 1
+VERSION = 2  # what export writes
+# What import reads. Version 1 had no impersonation grants, SIDs or photos: such a file
+# imports with none of them.
+VERSIONS = (1, 2)
 ID_TABLES = ("users", "im_groups", "im_contacts")  # the tables whose ids reach clients
 _BATCH = 500  # accounts read per round of queries on export
+_PHOTO_BATCH = 50  # accounts whose photos are read at once (up to ~100 KiB each)
 _MAX_ID = 2**63 - 1
 _INT32 = 2**31
+_JPEG = b"\xff\xd8\xff"  # a JPEG opens with its start-of-image marker (FF D8), then a segment marker
 
 
 class TransferError(ValueError):
@@ -43,14 +53,23 @@ class Counts:
     users: int = 0
     groups: int = 0
     contacts: int = 0
+    grants: int = 0
+    photos: int = 0
 
     def __str__(self) -> str:
-        return f"{self.users} accounts, {self.groups} groups, {self.contacts} contacts"
+        counted = (
+            (self.users, "account"),
+            (self.groups, "group"),
+            (self.contacts, "contact"),
+            (self.grants, "impersonation grant"),
+            (self.photos, "photo"),
+        )
+        return ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counted)
 
 
 # -- the document's fields: name → type; "?" marks a nullable field that may also be absent
 _DIRECTORY = ("im_address", "given_name", "surname", "title", "department", "company_name", "business_phone")
-_USER_FIELDS = {
+_USER_FIELDS_V1 = {
     "id": "id",
     "email": "text",
     "display_name": "str",
@@ -61,6 +80,11 @@ _USER_FIELDS = {
     "groups": "list",
     "contacts": "list",
 }
+# Version 2: what an account holds beyond its IM list. Absent (or null) means none.
+_USER_FIELDS = {**_USER_FIELDS_V1, "sid": "text?", "impersonation_grants": "list?", "photo": "dict?"}
+_USER_FIELDS_BY_VERSION = {1: _USER_FIELDS_V1, 2: _USER_FIELDS}
+_GRANT_FIELDS = {"target": "id?", "created": "str"}  # target null: every mailbox ("--scope all")
+_PHOTO_FIELDS = {"content_type": "str", "etag": "text", "updated": "str", "data": "str"}
 _GROUP_FIELDS = {
     "id": "id",
     "kind": "str",
@@ -106,7 +130,7 @@ _TOP_FIELDS = {
     "users": "list",
 }
 
-_USER_COLUMNS = [name for name in _USER_FIELDS if name not in ("groups", "contacts")]
+_USER_COLUMNS = [name for name in _USER_FIELDS_V1 if name not in ("groups", "contacts")]
 _GROUP_COLUMNS = ["id", "mailbox_id", "kind", "display_name", "smtp_address", "created"]
 _CONTACT_COLUMNS = ["id", "mailbox_id", *(n for n in _CONTACT_FIELDS if n not in ("id", "extended_properties"))]
 _PROPERTY_COLUMNS = ["mailbox_id", "group_id", "contact_id", *_PROPERTY_KEY, "multi_valued", "property_values"]
@@ -117,7 +141,7 @@ _PROPERTY_COLUMNS = ["mailbox_id", "group_id", "contact_id", *_PROPERTY_KEY, "mu
 
 def export_data(store: Store, out: TextIO) -> Counts:
     """Write the whole database to ``out``, one account per line, from one consistent snapshot."""
-    users = groups = contacts = 0
+    users = groups = contacts = grants = photos = 0
     with store.transaction(write=False) as tx:
         db = tx.db
         header = {
@@ -133,8 +157,10 @@ def export_data(store: Store, out: TextIO) -> Counts:
             users += 1
             groups += len(user["groups"])
             contacts += len(user["contacts"])
+            grants += len(user["impersonation_grants"])
+            photos += user["photo"] is not None
         out.write("\n]}\n")
-    return Counts(users, groups, contacts)
+    return Counts(users, groups, contacts, grants, photos)
 
 
 def _export_users(db: SqlSession) -> Iterator[dict[str, Any]]:
@@ -148,13 +174,53 @@ def _export_users(db: SqlSession) -> Iterator[dict[str, Any]]:
             return
         span = (rows[0][0], rows[-1][0])
         by_mailbox = _batch_items(db, span)
-        for row in rows:
+        sids, grants = _batch_grants(db, span)
+        photos: dict[int, dict[str, Any]] = {}
+        for n, row in enumerate(rows):
+            if n % _PHOTO_BATCH == 0:  # photos are the bulk of an export: hold only a few at a time
+                chunk = rows[n : n + _PHOTO_BATCH]
+                photos = _batch_photos(db, (chunk[0][0], chunk[-1][0]))
             user = dict(zip(_USER_COLUMNS, row, strict=True))
             user["im_list_migration_completed"] = bool(user["im_list_migration_completed"])
+            user["sid"] = sids.get(user["id"])
+            user["impersonation_grants"] = grants.get(user["id"], [])
             user_groups, user_contacts = by_mailbox.get(user["id"], ([], []))
             user["groups"], user["contacts"] = user_groups, user_contacts
+            user["photo"] = photos.get(user["id"])  # last: the one long value, after what people read
             yield user
         after = span[1]
+
+
+def _batch_grants(db: SqlSession, span: tuple[int, int]) -> tuple[dict[int, str], dict[int, list[dict[str, Any]]]]:
+    """SIDs and impersonation grants (by service account) of the accounts with ids in ``span``."""
+    sids = {
+        int(r[0]): str(r[1])
+        for r in db.all("SELECT user_id, sid FROM account_sids WHERE user_id BETWEEN ? AND ?", span)
+    }
+    grants: dict[int, list[dict[str, Any]]] = {}
+    # Grant rows are renumbered by an import, so they are listed by what they say: "all" first, then by target.
+    for service_id, target_id, created in db.all(
+        "SELECT service_id, target_id, created FROM impersonation_grants WHERE service_id BETWEEN ? AND ? "
+        "ORDER BY service_id, COALESCE(target_id, 0)",
+        span,
+    ):
+        grants.setdefault(int(service_id), []).append({"target": target_id, "created": created})
+    return sids, grants
+
+
+def _batch_photos(db: SqlSession, span: tuple[int, int]) -> dict[int, dict[str, Any]]:
+    photos: dict[int, dict[str, Any]] = {}
+    for user_id, data, etag, updated in db.all(
+        "SELECT user_id, data, etag, updated FROM user_photos WHERE user_id BETWEEN ? AND ?", span
+    ):
+        # Only the normalised original is stored (always a JPEG); scaled copies are a cache, made again.
+        photos[int(user_id)] = {
+            "content_type": CONTENT_TYPE,
+            "etag": etag,
+            "updated": updated,
+            "data": base64.b64encode(bytes(data)).decode("ascii"),
+        }
+    return photos
 
 
 def _batch_items(db: SqlSession, span: tuple[int, int]) -> dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
@@ -258,8 +324,11 @@ def validate(doc: Any) -> dict[str, Any]:
         _fail("$", "must be an object")
     if doc.get("format") != FORMAT:
         _fail("$.format", f"not an openucs export (expected {FORMAT!r}, found {json.dumps(doc.get('format'))})")
-    if doc.get("version") != VERSION or isinstance(doc.get("version"), bool):
-        _fail("$.version", f"version {json.dumps(doc.get('version'))} is not supported (this openucs reads {VERSION})")
+    version = doc.get("version")
+    if version not in VERSIONS or isinstance(version, bool):
+        readable = " or ".join(str(v) for v in VERSIONS)
+        _fail("$.version", f"version {json.dumps(version)} is not supported (this openucs reads {readable})")
+    user_fields = _USER_FIELDS_BY_VERSION[version]
     _object(doc, "$", _TOP_FIELDS)
     for name, value in doc["server_secrets"].items():
         if not isinstance(value, str):
@@ -274,9 +343,10 @@ def validate(doc: Any) -> dict[str, Any]:
     user_im: dict[Any, str] = {}
     group_ids: dict[Any, str] = {}
     contact_ids: dict[Any, str] = {}
+    sids: dict[Any, str] = {}
     for u, user in enumerate(doc["users"]):
         path = f"$.users[{u}]"
-        _object(user, path, _USER_FIELDS)
+        _object(user, path, user_fields)
         _unique(user_ids, user["id"], f"{path}.id", "the id")
         _unique(emails, user["email"], f"{path}.email", "the e-mail address")
         if user.get("im_address"):
@@ -284,6 +354,13 @@ def validate(doc: Any) -> dict[str, Any]:
         contacts = user["contacts"]
         _validate_contacts(contacts, path, contact_ids)
         _validate_groups(user["groups"], path, group_ids, len(contacts))
+        if user.get("sid") is not None:
+            _validate_sid(user["sid"], f"{path}.sid", sids)
+        if user.get("photo") is not None:
+            _validate_photo(user["photo"], f"{path}.photo")
+    # Grants name other accounts, which may come later in the file: checked once every id is known.
+    for u, user in enumerate(doc["users"]):
+        _validate_grants(user.get("impersonation_grants") or [], f"$.users[{u}]", user["id"], user_ids)
     return doc
 
 
@@ -320,6 +397,41 @@ def _validate_contacts(contacts: list[Any], owner: str, ids: dict[Any, str]) -> 
         _validate_properties(contact["extended_properties"], path)
 
 
+def _validate_sid(sid: str, path: str, seen: dict[Any, str]) -> None:
+    # As ``openucs impersonation sid`` accepts them: SDDL form, compared ignoring case.
+    if sid != sid.strip() or len(sid) > MAX_SID_CHARS or not sid.upper().startswith("S-1-"):
+        _fail(path, f"{json.dumps(sid)[:60]} is not a SID in SDDL form (S-1-..., at most {MAX_SID_CHARS} characters)")
+    _unique(seen, sid.upper(), path, "the SID")
+
+
+def _validate_photo(photo: Any, path: str) -> None:
+    _object(photo, path, _PHOTO_FIELDS)
+    if photo["content_type"] != CONTENT_TYPE:
+        _fail(f"{path}.content_type", f"must be {CONTENT_TYPE!r} (openucs stores every photo as a JPEG)")
+    try:
+        data = base64.b64decode(photo["data"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        _fail(f"{path}.data", f"not base64 ({exc})")
+    if not data.startswith(_JPEG):
+        _fail(f"{path}.data", "not a JPEG image")
+
+
+def _validate_grants(grants: list[Any], owner: str, service_id: int, user_ids: dict[Any, str]) -> None:
+    targets: dict[Any, str] = {}
+    for n, grant in enumerate(grants):
+        path = f"{owner}.impersonation_grants[{n}]"
+        _object(grant, path, _GRANT_FIELDS)
+        # Left out, "target" would widen the grant to every mailbox: that must be said, as null.
+        if "target" not in grant:
+            _fail(path, "missing field 'target' (null: every mailbox)")
+        target = grant["target"]
+        if target is not None and target not in user_ids:
+            _fail(f"{path}.target", f"{target} is not the id of one of the accounts in the file")
+        if target == service_id:
+            _fail(f"{path}.target", "an account needs no grant to act on its own mailbox")
+        _unique(targets, target, path, "the grant")
+
+
 def _validate_properties(properties: list[Any], owner: str) -> None:
     keys: dict[Any, str] = {}
     for p, prop in enumerate(properties):
@@ -353,10 +465,18 @@ def import_data(store: Store, doc: Any) -> Counts:
     contacts: list[tuple[Any, ...]] = []
     members: list[tuple[int, int, int]] = []
     properties: list[tuple[Any, ...]] = []
+    sids: list[tuple[str, str, int]] = []
+    grants: list[tuple[int, int | None, str]] = []
+    photos: list[tuple[int, bytes, str, str]] = []
     for user in doc["users"]:
         mailbox = user["id"]
         address = user.get("im_address")
         users.append((*(user.get(n) for n in _USER_COLUMNS), im_address_key(address) if address else None))
+        if user.get("sid") is not None:
+            sids.append((user["sid"].upper(), user["sid"], mailbox))  # the key as SqlGrants.set_sid makes it
+        grants += [(mailbox, g["target"], g["created"]) for g in user.get("impersonation_grants") or []]
+        if (photo := user.get("photo")) is not None:
+            photos.append((mailbox, base64.b64decode(photo["data"]), photo["etag"], photo["updated"]))
         contact_ids = [c["id"] for c in user["contacts"]]
         for contact in user["contacts"]:
             fields = [contact.get(n) for n in _CONTACT_COLUMNS[2:]]
@@ -389,6 +509,9 @@ def import_data(store: Store, doc: Any) -> Counts:
         db.many(_insert("im_contacts", [*_CONTACT_COLUMNS, "im_address_key"]), contacts)
         db.many(_insert("im_members", ["mailbox_id", "group_id", "contact_id"]), members)
         db.many(_insert("im_extended_properties", [*_PROPERTY_COLUMNS, "property_key"]), properties)
+        db.many(_insert("account_sids", ["sid_key", "sid", "user_id"]), sids)
+        db.many(_insert("impersonation_grants", ["service_id", "target_id", "created"]), grants)
+        db.many(_insert("user_photos", ["user_id", "data", "etag", "updated"]), photos)
         tx.people.reindex_all()  # the directory's search index is derived, not exported
         sequences = doc.get("sequences") or {}
         highest = {
@@ -398,7 +521,7 @@ def import_data(store: Store, doc: Any) -> Counts:
         }
         for table in ID_TABLES:
             _advance(db, table, max(highest[table], sequences.get(table, 0)))
-    return Counts(len(users), len(groups), len(contacts))
+    return Counts(len(users), len(groups), len(contacts), len(grants), len(photos))
 
 
 def _property_row(mailbox: int, group_id: int | None, contact_id: int | None, prop: dict[str, Any]) -> tuple[Any, ...]:
