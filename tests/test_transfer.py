@@ -519,3 +519,33 @@ def test_cli_refuses_a_bad_file_before_touching_the_database(tmp_path):
     result = run_cli("db", "import", str(bad), database=f"sqlite:///{target}", check=False)
     assert result.returncode == 1 and "not a JSON document" in result.stderr
     assert not target.exists()
+
+
+def test_cli_reports_a_value_the_target_database_refuses(tmp_path, request):
+    """A name an older openucs let into SQLite that PostgreSQL's indexes cannot hold: a clear
+    message, exit status 1, nothing written — never a traceback."""
+    source_url = f"sqlite:///{tmp_path / 'old.db'}"
+    source = open_store(source_url)
+    try:
+        user = make_user(source, "old@example.com")
+        # Non-repeating text: PostgreSQL compresses index entries, so a repetitive one could fit.
+        long_name = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(3000))
+        with source.transaction(write=True) as tx:
+            tx.db.run(
+                "INSERT INTO im_groups (mailbox_id, kind, display_name, created) VALUES (?, ?, ?, ?)",
+                (user.id, "IPM.DistList.MOC.UserGroup", long_name, "2026-01-01T00:00:00Z"),
+            )
+    finally:
+        source.close()
+    exported = run_cli("db", "export", "-", database=source_url)
+    target_url = request.getfixturevalue("postgres_database")()
+    imported = run_cli("db", "import", "-", database=target_url, stdin=exported.stdout, check=False)
+    assert imported.returncode == 1
+    assert "the target database refused the data" in imported.stderr and "nothing imported" in imported.stderr
+    assert "Traceback" not in imported.stderr
+    target = open_store(target_url)
+    try:
+        with target.transaction(write=False) as tx:
+            assert tx.accounts.count() == 0
+    finally:
+        target.close()

@@ -2,12 +2,16 @@
 
 import argparse
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeAlias
 
 from openucs.config import Settings
+from openucs.domain.accounts import User
 from openucs.domain.imlist import MAX_ADDRESS_CHARS, is_smtp_address
 from openucs.store.open import open_store
 from openucs.store.port import Store
+from openucs.store.sql import SqlTransaction
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -41,3 +45,28 @@ def valid_email(email: str) -> str:
     if not is_smtp_address(email):
         raise CliError(f"{email!r} is not a valid e-mail address")
     return email
+
+
+@contextmanager
+def transaction(args: argparse.Namespace, *, write: bool) -> Iterator[SqlTransaction]:
+    """One transaction on the database the command names; the database is closed afterwards."""
+    store = open_database(args)
+    try:
+        with store.transaction(write=write) as tx:
+            yield tx
+    finally:
+        store.close()
+
+
+def account(tx: SqlTransaction, email: str) -> User:
+    user = tx.accounts.by_email(email)
+    if user is None:
+        raise CliError(f"no account {email}")
+    return user
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Rows (the first is the header) in left-aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -5,8 +5,11 @@ import argparse
 import io
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
+
+import psycopg
 
 from openucs.cli.common import Commands, add_database_option, open_database
 from openucs.store.transfer import TransferError, export_data, import_data, validate
@@ -65,6 +68,9 @@ def cmd_db_import(args: argparse.Namespace) -> int:
         counts = import_data(store, doc)
     except TransferError as exc:
         return _fail(f"{exc}; nothing imported")
+    except (sqlite3.Error, psycopg.Error) as exc:
+        # E.g. a value an older version let into SQLite that the target's indexes refuse.
+        return _fail(f"the target database refused the data ({type(exc).__name__}: {exc}); nothing imported")
     finally:
         store.close()
     print(f"openucs: imported {counts} from {args.file}", file=sys.stderr)

@@ -7,16 +7,21 @@ A grant is Exchange's ApplicationImpersonation role: the service account may sen
 
 import argparse
 
-from openucs.cli.common import CliError, Commands, add_database_option, open_database, valid_email
+from openucs.cli.common import (
+    CliError,
+    Commands,
+    account,
+    add_database_option,
+    print_table,
+    transaction,
+    valid_email,
+)
 from openucs.store.grants import MAX_SID_CHARS
 from openucs.store.sql import SqlTransaction
 
 
 def _account_id(tx: SqlTransaction, email: str) -> int:
-    user = tx.accounts.by_email(email)
-    if user is None:
-        raise CliError(f"no account {email}")
-    return user.id
+    return account(tx, email).id
 
 
 def _targets(args: argparse.Namespace) -> list[str | None]:
@@ -34,17 +39,13 @@ def _targets(args: argparse.Namespace) -> list[str | None]:
 def cmd_grant(args: argparse.Namespace) -> int:
     service = valid_email(args.service)
     targets = _targets(args)
-    store = open_database(args)
-    try:
-        with store.transaction(write=True) as tx:
-            service_id = _account_id(tx, service)
-            for target in targets:
-                target_id = None if target is None else _account_id(tx, target)
-                if target_id == service_id:
-                    raise CliError(f"{service} needs no grant to act on its own mailbox")
-                tx.grants.grant(service_id, target_id)
-    finally:
-        store.close()
+    with transaction(args, write=True) as tx:
+        service_id = _account_id(tx, service)
+        for target in targets:
+            target_id = None if target is None else _account_id(tx, target)
+            if target_id == service_id:
+                raise CliError(f"{service} needs no grant to act on its own mailbox")
+            tx.grants.grant(service_id, target_id)
     named = [t for t in targets if t is not None]
     print(f"{service} may impersonate {', '.join(named) if named else 'every mailbox'}")
     return 0
@@ -52,37 +53,27 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     service = valid_email(args.service)
-    store = open_database(args)
-    try:
-        with store.transaction(write=True) as tx:
-            service_id = _account_id(tx, service)
-            if not args.scope:
-                removed = tx.grants.revoke_all(service_id)
-            else:
-                targets = _targets(args)
-                removed = 0
-                for target in targets:
-                    target_id = None if target is None else _account_id(tx, target)
-                    removed += tx.grants.revoke(service_id, target_id)
-    finally:
-        store.close()
+    with transaction(args, write=True) as tx:
+        service_id = _account_id(tx, service)
+        if not args.scope:
+            removed = tx.grants.revoke_all(service_id)
+        else:
+            targets = _targets(args)
+            removed = 0
+            for target in targets:
+                target_id = None if target is None else _account_id(tx, target)
+                removed += tx.grants.revoke(service_id, target_id)
     print(f"revoked {removed} grant{'s' if removed != 1 else ''} of {service}")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
-        with store.transaction(write=False) as tx:
-            service_id = _account_id(tx, valid_email(args.service)) if args.service else None
-            grants = tx.grants.all(service_id)
-    finally:
-        store.close()
+    with transaction(args, write=False) as tx:
+        service_id = _account_id(tx, valid_email(args.service)) if args.service else None
+        grants = tx.grants.all(service_id)
     rows = [("SERVICE ACCOUNT", "MAY IMPERSONATE")]
     rows += [(g.service, g.target or "all") for g in grants]
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print_table(rows)
     return 0
 
 
@@ -93,16 +84,12 @@ def cmd_sid(args: argparse.Namespace) -> int:
     sid = args.sid.strip() if args.sid else None
     if sid is not None and (len(sid) > MAX_SID_CHARS or not sid.upper().startswith("S-1-")):
         raise CliError(f"{sid[:60]!r} is not a SID in SDDL form (S-1-..., at most {MAX_SID_CHARS} characters)")
-    store = open_database(args)
-    try:
-        with store.transaction(write=True) as tx:
-            user_id = _account_id(tx, email)
-            owner = tx.grants.user_by_sid(sid) if sid else None
-            if owner is not None and owner != user_id:
-                raise CliError(f"{sid} names another account already")
-            tx.grants.set_sid(user_id, sid)
-    finally:
-        store.close()
+    with transaction(args, write=True) as tx:
+        user_id = _account_id(tx, email)
+        owner = tx.grants.user_by_sid(sid) if sid else None
+        if owner is not None and owner != user_id:
+            raise CliError(f"{sid} names another account already")
+        tx.grants.set_sid(user_id, sid)
     print(f"{email}: SID {sid}" if sid else f"{email}: no SID")
     return 0
 

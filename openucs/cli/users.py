@@ -6,7 +6,17 @@ from pathlib import Path
 
 from openucs.auth.passwords import hash_password
 from openucs.cli import directory
-from openucs.cli.common import CliError, Commands, add_database_option, open_database, read_password, valid_email
+from openucs.cli.common import (
+    CliError,
+    Commands,
+    account,
+    add_database_option,
+    open_database,
+    print_table,
+    read_password,
+    transaction,
+    valid_email,
+)
 from openucs.domain.accounts import AccountExists
 from openucs.domain.imlist import MAX_NAME_CHARS
 
@@ -19,60 +29,37 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     if len(display_name) > MAX_NAME_CHARS:
         raise CliError(f"--display-name is longer than {MAX_NAME_CHARS} characters ({len(display_name)})")
     password_hash = hash_password(read_password(args.password_stdin))
-    store = open_database(args)
     try:
-        with store.transaction(write=True) as tx:
+        with transaction(args, write=True) as tx:
             tx.accounts.add(email, display_name, password_hash)
     except AccountExists:
         raise CliError(f"an account {email} exists already") from None
-    finally:
-        store.close()
     print(f"added {email}")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
-        with store.transaction(write=False) as tx:
-            users = tx.accounts.all()
-    finally:
-        store.close()
+    with transaction(args, write=False) as tx:
+        users = tx.accounts.all()
     rows = [("EMAIL", "DISPLAY NAME", "IM LIST MIGRATED", "CREATED")]
     rows += [(u.email, u.display_name, "yes" if u.im_list_migration_completed else "no", u.created) for u in users]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print_table(rows)
     return 0
 
 
 def cmd_user_passwd(args: argparse.Namespace) -> int:
     email = args.email.strip().lower()
     password_hash = hash_password(read_password(args.password_stdin))
-    store = open_database(args)
-    try:
-        with store.transaction(write=True) as tx:
-            user = tx.accounts.by_email(email)
-            if user is None:
-                raise CliError(f"no account {email}")
-            tx.accounts.set_password_hash(user.id, password_hash)
-    finally:
-        store.close()
+    with transaction(args, write=True) as tx:
+        tx.accounts.set_password_hash(account(tx, email).id, password_hash)
     print(f"password changed for {email}")
     return 0
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
     email = args.email.strip().lower()
-    store = open_database(args)
-    try:
-        with store.transaction(write=True) as tx:
-            user = tx.accounts.by_email(email)
-            if user is None:
-                raise CliError(f"no account {email}")
-            tx.accounts.remove(user.id)
-    finally:
-        store.close()
+    with transaction(args, write=True) as tx:
+        tx.accounts.remove(account(tx, email).id)
     print(f"removed {email} and its mailbox")
     return 0
 
@@ -89,14 +76,11 @@ def cmd_user_set(args: argparse.Namespace) -> int:
         change = directory.check(args.email, values, lambda path: Path(path).read_bytes())
     except directory.RowError as exc:
         raise CliError(str(exc)) from None
-    store = open_database(args)
     try:
-        with store.transaction(write=True) as tx:
+        with transaction(args, write=True) as tx:
             directory.apply(tx, change, create=False)
     except directory.RowError as exc:
         raise CliError(str(exc)) from None
-    finally:
-        store.close()
     print(f"updated {change.email}")
     return 0
 
