@@ -286,6 +286,10 @@ class ServerProcess:
             time.sleep(0.05)
         raise RuntimeError("server did not become healthy in 30 s")
 
+    def output_so_far(self) -> str:
+        """What the running server printed until now."""
+        return "".join(self._chunks)
+
     def stop(self, sig: int | None = None) -> str:
         if self.proc is None:
             return ""
