@@ -14,6 +14,7 @@ savepoint; nobody is answered before the commit that makes the write durable.
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
@@ -90,7 +91,7 @@ class SqliteStore:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
@@ -98,6 +99,21 @@ class SqliteStore:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL is a property of the file, set by whichever process opens it first. While another
+        process is converting a new file, SQLite answers "locked" at once rather than calling the
+        busy handler (that could deadlock), so the conversion is retried here, within the same
+        timeout every other lock wait has."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def writer(self) -> Executor:
         with self._lock:
