@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 
 from openucs.admission import Admission
 from openucs.audit import AuditLog
-from openucs.auth.base import Backend, Denied
+from openucs.auth.base import Backend, Denied, Principal
 from openucs.auth.basic import BasicBackend
 from openucs.auth.passwords import PasswordAuthenticator
 from openucs.auth.throttle import LoginThrottle
@@ -166,12 +166,9 @@ class HttpApp:
             admission.leave(time.monotonic() - started)
 
     async def _ews_admitted(self, scope: Scope, receive: Receive, send: Send, request_id: str, client: str) -> None:
-        authorization = _header(scope, b"authorization")
-        scheme, _, credentials = (authorization or b"").partition(b" ")
-        backend = self.backends.get(scheme.lower())
-        if backend is None or not credentials.strip():
-            if authorization is not None:
-                self._login_failure(request_id, client, Denied("", "unsupported_scheme"))
+        # Credentials are looked at before the body is read: no login, no reading.
+        backend, credentials = self._backend(scope, request_id, client)
+        if backend is None:
             await self._unauthorized(send)
             return
         length = _header(scope, b"content-length")
@@ -183,12 +180,11 @@ class HttpApp:
         except BodyTooLarge:
             await _respond(send, 413, b"Request body too large.\n")
             return
-        result = await backend.authenticate(credentials, client, self)
-        if isinstance(result, Denied):
-            self._login_failure(request_id, client, result)
+        principal = await self._principal(backend, credentials, client, request_id)
+        if principal is None:
             await self._unauthorized(send)
             return
-        user = result.user
+        user = principal.user
         if not self.admission.enter_user(user.id):
             fault = SoapFault(
                 ResponseCode.EXCEEDED_CONNECTION_COUNT, MESSAGE_TEXT[ResponseCode.EXCEEDED_CONNECTION_COUNT]
@@ -219,7 +215,7 @@ class HttpApp:
                 mailbox=mailbox,
                 operation=outcome.operation,
                 result=outcome.response_code,
-                auth=result.method,
+                auth=principal.method,
             )
         extra = [(b"request-id", request_id.encode())]
         if outcome.etag is not None:  # GetUserPhoto
@@ -241,19 +237,33 @@ class HttpApp:
                 return self.service.failure(decoded)
         return await self._call(self.service.execute, decoded, user, request_id)
 
-    async def _user(self, scope: Scope, request_id: str) -> User | None:
-        """The account the request's credentials name, through the same backends as EWS."""
+    def _backend(self, scope: Scope, request_id: str, client: str) -> tuple[Backend | None, bytes]:
+        """The backend for the request's Authorization scheme, and its credentials; a scheme no
+        backend speaks counts as a failed login."""
         authorization = _header(scope, b"authorization")
         scheme, _, credentials = (authorization or b"").partition(b" ")
         backend = self.backends.get(scheme.lower())
         if backend is None or not credentials.strip():
-            return None
-        client = _client(scope)
+            if authorization is not None:
+                self._login_failure(request_id, client, Denied("", "unsupported_scheme"))
+            return None, b""
+        return backend, credentials
+
+    async def _principal(self, backend: Backend, credentials: bytes, client: str, request_id: str) -> Principal | None:
         result = await backend.authenticate(credentials, client, self)
         if isinstance(result, Denied):
             self._login_failure(request_id, client, result)
             return None
-        return result.user
+        return result
+
+    async def _user(self, scope: Scope, request_id: str) -> User | None:
+        """The account the request's credentials name, through the same backends as EWS."""
+        client = _client(scope)
+        backend, credentials = self._backend(scope, request_id, client)
+        if backend is None:
+            return None
+        principal = await self._principal(backend, credentials, client, request_id)
+        return None if principal is None else principal.user
 
     async def _people_routes(self, scope: Scope, receive: Receive, send: Send, path: str, method: str) -> None:
         """Autodiscover (both dialects) and the REST photo, each authenticated like EWS."""
