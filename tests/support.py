@@ -218,6 +218,15 @@ class HttpClient:
         self.http.close()
 
 
+def run_in_threads(target, count: int, timeout: float = 120) -> None:
+    """``target(i)`` for i in range(count), all at once on their own threads; waits for them."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

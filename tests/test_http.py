@@ -24,7 +24,7 @@ from tests.helpers_ops import (
     new_group,
     running_server,
 )
-from tests.support import HttpClient, M, ServerProcess, T, envelope, validate_envelope
+from tests.support import HttpClient, M, ServerProcess, T, envelope, run_in_threads, validate_envelope
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
@@ -286,11 +286,7 @@ def test_limits_hold_under_concurrent_http_requests(tmp_path):
             with lock:
                 codes.extend(got)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_in_threads(worker, 10)
         assert codes.count("ErrorImGroupLimitReached") == 7, codes
         assert codes.count("ErrorImContactLimitReached") == 6, codes
         c = HttpClient(proc.base_url, "carol@example.com", PASSWORD)

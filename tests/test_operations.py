@@ -42,7 +42,7 @@ from tests.helpers_ops import (
     sqlite_only,
     tampered,
 )
-from tests.support import NS, InProcessClient, Ref, run_cli
+from tests.support import NS, InProcessClient, Ref, run_cli, run_in_threads
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -899,11 +899,7 @@ def test_limits_hold_under_concurrent_requests(store, alice):
         with lock:
             results.extend(codes)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker, 8)
     assert results.count("ErrorImGroupLimitReached") == 6, results
     assert results.count("ErrorImContactLimitReached") == 5, results
     assert results.count("NoError") == 5, results

@@ -30,7 +30,7 @@ from tests.helpers_ops import (
     remove_group,
     set_group,
 )
-from tests.support import InProcessClient
+from tests.support import InProcessClient, run_in_threads
 
 MAX_GROUPS = 2
 MAX_CONTACTS = 3
@@ -161,11 +161,7 @@ def test_concurrent_random_scripts_keep_every_invariant(store, small_service, da
             except BaseException as exc:  # surfaced below, on the test's thread
                 errors.append(exc)
 
-        threads = [threading.Thread(target=client_thread, args=(i,)) for i in range(len(scripts))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        run_in_threads(client_thread, len(scripts))
         assert not errors, errors
         total = sum(seen, Counter())
         assert set(total) <= EXPECTED, total
