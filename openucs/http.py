@@ -104,7 +104,7 @@ class HttpApp:
         self.public_url = public_url.rstrip("/") if public_url else None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="openucs")
         self.inline_store = getattr(service.store, "inline", False)
-        self._writer = service.store.writer() or self._pool
+        self._writer = service.store.writer()
         # Request ids: unique per process start, cheap to make (a counter, not a UUID per request).
         self._id_prefix = secrets.token_hex(4) + "-"
         self._ids = itertools.count(1)
@@ -228,10 +228,11 @@ class HttpApp:
             return decoded
         decoded = with_if_none_match(decoded, if_none_match)
         if self.service.writes(decoded):
-            # Writes wait for the database's write lock and its fsync: never on the event loop.
-            loop = asyncio.get_running_loop()
             try:
-                return await loop.run_in_executor(self._writer, self.service.execute, decoded, user, request_id)
+                if self._writer is not None:  # the store's own write path (SQLite: group commit)
+                    return await self._writer.run(self.service.execute, decoded, user, request_id)
+                # Writes wait for row locks and the network: never on the event loop.
+                return await self.slow(self.service.execute, decoded, user, request_id)
             except Exception:
                 log.exception("request %s: the write could not be committed", request_id)
                 return self.service.failure(decoded)

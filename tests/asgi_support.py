@@ -3,7 +3,6 @@ chosen requests inside the server: how the throttling and authentication tests f
 and queues deterministically, without timing anything."""
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 
@@ -41,26 +40,27 @@ def add_group_xml(name: str) -> str:
 
 
 class Gate:
-    """Holds every request of ``operation`` in the service until ``open()``."""
+    """Holds every request of ``operation`` in the store's writer until ``open()`` (SQLite: the
+    writes run on the event loop, so the gate waits there, without blocking it)."""
 
     def __init__(self, service, operation: str = "AddImGroup") -> None:
-        self._event = threading.Event()
-        real = service.execute
+        self._event = asyncio.Event()
+        self._writer = service.store.writer()
+        real = self._writer.run
 
-        def gated(envelope_, caller, request_id):
-            if envelope_.operation == operation:
-                self._event.wait(GENEROUS)
-            return real(envelope_, caller, request_id)
+        async def gated(fn, *args):
+            if getattr(args[0], "operation", None) == operation:
+                await asyncio.wait_for(self._event.wait(), GENEROUS)
+            return await real(fn, *args)
 
-        service.execute = gated
-        self._service = service
+        self._writer.run = gated
 
     def open(self) -> None:
         self._event.set()
 
     def restore(self) -> None:
         self._event.set()
-        del self._service.execute  # back to the class's method
+        del self._writer.run  # back to the class's method
 
 
 async def until(condition: Callable[[], bool]) -> None:

@@ -1,5 +1,8 @@
-"""SQLite group commit: writes queued together share one transaction, each in its own savepoint."""
+"""SQLite group commit: writes queued together share one transaction, each in its own savepoint,
+run on the event loop, and are answered only after their commit (the fsync) is done."""
 
+import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -17,6 +20,35 @@ def sqlite_store(tmp_path: Path):
     store.close()
 
 
+class Connection:
+    """The writer's connection, with its commits counted and, on demand, held or failed."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.commits = 0
+        self.hold = threading.Event()
+        self.hold.set()
+        self.fail: Exception | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def commit(self) -> None:
+        self.hold.wait(10)
+        if self.fail is not None:
+            raise self.fail
+        self.commits += 1
+        self._conn.commit()
+
+
+@pytest.fixture
+def conn(sqlite_store):
+    writer = sqlite_store.writer()
+    wrapped = Connection(writer._conn)
+    writer._conn = wrapped
+    return wrapped
+
+
 def _add_group(store: SqliteStore, mailbox: int, name: str) -> int:
     with store.transaction(write=True, lock_mailbox=mailbox) as tx:
         return tx.imlist(mailbox).create_group(GroupKind.USER, name).id
@@ -27,47 +59,81 @@ def _names(store: SqliteStore, mailbox: int) -> set[str]:
         return {g.display_name for g in tx.imlist(mailbox).groups() if g.kind is GroupKind.USER}
 
 
-def test_jobs_queued_together_commit_together_and_fail_alone(sqlite_store):
+def test_jobs_queued_together_commit_together_and_fail_alone(sqlite_store, conn):
     user = make_user(sqlite_store, "gc@example.com")
     writer = sqlite_store.writer()
-    release = threading.Event()
-    # Hold the writer thread so the next jobs queue up and run as one batch.
-    blocker = writer.submit(release.wait)
-    futures = [writer.submit(_add_group, sqlite_store, user.id, f"G{i}") for i in range(5)]
-    duplicate = writer.submit(_add_group, sqlite_store, user.id, "G1")  # violates the unique name
-    after = writer.submit(_add_group, sqlite_store, user.id, "G9")
-    release.set()
-    assert blocker.result(timeout=10)
-    ids = [f.result(timeout=10) for f in futures]
-    assert len(set(ids)) == 5
-    with pytest.raises(Exception, match="UNIQUE"):
-        duplicate.result(timeout=10)
-    assert after.result(timeout=10)
-    assert _names(sqlite_store, user.id) == {"G0", "G1", "G2", "G3", "G4", "G9"}
+
+    async def main():
+        names = ["G0", "G1", "G2", "G1", "G9"]  # the second G1 violates the unique name
+        return await asyncio.gather(
+            *(writer.run(_add_group, sqlite_store, user.id, n) for n in names), return_exceptions=True
+        )
+
+    results = asyncio.run(main())
+    assert conn.commits == 1
+    assert isinstance(results[3], sqlite3.IntegrityError)
+    assert len({r for i, r in enumerate(results) if i != 3}) == 4
+    assert _names(sqlite_store, user.id) == {"G0", "G1", "G2", "G9"}
 
 
-def test_a_failed_commit_fails_every_job_of_the_batch(sqlite_store):
+def test_a_write_is_answered_and_visible_only_after_its_commit(sqlite_store, conn):
+    user = make_user(sqlite_store, "gc3@example.com")
+    writer = sqlite_store.writer()
+    conn.hold.clear()
+
+    async def main():
+        first = asyncio.ensure_future(writer.run(_add_group, sqlite_store, user.id, "A"))
+        await asyncio.sleep(0.05)  # the batch ran; its commit is held
+        assert not first.done()
+        assert _names(sqlite_store, user.id) == set()  # readers never see an uncommitted write
+        # Writes that arrive during a commit wait for it, then form the next batch.
+        second = asyncio.ensure_future(writer.run(_add_group, sqlite_store, user.id, "B"))
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        conn.hold.set()
+        return await first, await second
+
+    first, second = asyncio.run(main())
+    assert first != second
+    assert conn.commits == 2
+    assert _names(sqlite_store, user.id) == {"A", "B"}
+
+
+def test_a_failed_commit_fails_every_job_of_the_batch(sqlite_store, conn):
     user = make_user(sqlite_store, "gc2@example.com")
-    real_connection = sqlite_store._connection
+    writer = sqlite_store.writer()
+    conn.fail = OSError("disk full")
 
-    class FailingCommit:
-        """The writer's connection, except that its commit fails (a full disk, say)."""
+    async def main():
+        return await asyncio.gather(
+            *(writer.run(_add_group, sqlite_store, user.id, f"H{i}") for i in range(3)), return_exceptions=True
+        )
 
-        def __init__(self, conn):
-            self._conn = conn
-
-        def __getattr__(self, name):
-            return getattr(self._conn, name)
-
-        def commit(self):
-            raise OSError("disk full")
-
-    sqlite_store._connection = lambda: FailingCommit(real_connection())
-    try:
-        futures = [sqlite_store.writer().submit(_add_group, sqlite_store, user.id, f"H{i}") for i in range(3)]
-        for f in futures:  # nobody may be told it succeeded
-            with pytest.raises(OSError, match="disk full"):
-                f.result(timeout=10)
-    finally:
-        del sqlite_store._connection
+    results = asyncio.run(main())
+    assert all(isinstance(r, OSError) and "disk full" in str(r) for r in results)  # nobody told it succeeded
     assert _names(sqlite_store, user.id) == set()
+    conn.fail = None  # the writer recovers for the next batch
+    assert asyncio.run(writer.run(_add_group, sqlite_store, user.id, "after"))
+    assert _names(sqlite_store, user.id) == {"after"}
+
+
+def test_another_process_holding_the_write_lock_never_stalls_the_loop(sqlite_store, conn):
+    user = make_user(sqlite_store, "gc4@example.com")
+    writer = sqlite_store.writer()
+    other = sqlite3.connect(sqlite_store.path, isolation_level=None)  # as a second worker would
+    other.execute("BEGIN IMMEDIATE")
+
+    async def main():
+        write = asyncio.ensure_future(writer.run(_add_group, sqlite_store, user.id, "late"))
+        ticks = 0
+        for _ in range(20):  # the loop keeps turning while the write waits for the lock
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not write.done()
+        other.execute("COMMIT")
+        return ticks, await asyncio.wait_for(write, 10)
+
+    ticks, group_id = asyncio.run(main())
+    other.close()
+    assert ticks == 20 and group_id
+    assert _names(sqlite_store, user.id) == {"late"}

@@ -14,7 +14,7 @@ from openucs.domain.accounts import User
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Principal:
     user: User
     method: str  # "basic" | "bearer"

@@ -1,10 +1,18 @@
 """The store as the rest of the server sees it: transactions, nothing else."""
 
-from concurrent.futures import Executor
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from openucs.store.sql import SqlTransaction
+
+T = TypeVar("T")
+
+
+class Writer(Protocol):
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` inside a write transaction of the store's choosing; returns once durable."""
+        ...
 
 
 class Store(Protocol):
@@ -16,8 +24,8 @@ class Store(Protocol):
         other write to that mailbox, on every process and node, until it ends."""
         ...
 
-    def writer(self) -> Executor | None:
-        """Where the server runs write transactions, or None for its own thread pool."""
+    def writer(self) -> Writer | None:
+        """How the server runs write transactions, or None for its own thread pool."""
         ...
 
     def schema_version(self) -> int: ...

@@ -8,7 +8,6 @@ REPEATABLE READ snapshot, so a list read in several queries is one consistent st
 """
 
 from collections.abc import Iterator
-from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
@@ -95,7 +94,7 @@ class PostgresStore:
                 raise
             cursor.execute("COMMIT")
 
-    def writer(self) -> Executor | None:
+    def writer(self) -> None:
         return None  # writes wait on the network and on row locks: the server's thread pool runs them
 
     def schema_version(self) -> int:

@@ -5,68 +5,24 @@ take the database's write lock when they begin (BEGIN IMMEDIATE), which serialis
 write — and so every limit check with the insert after it — across threads and processes.
 Readers never wait for writers (WAL).
 
-Group commit: the server hands its writes to ``writer()``, one thread that runs whatever writes
-queued up while the previous commit was being fsynced as one transaction, each in a savepoint
-of its own, and answers them all after the one fsync. A failing write rolls back only its own
-savepoint; nobody is answered before the commit that makes the write durable.
+Group commit: the server runs its writes through ``writer()`` (see group_commit.py), which
+runs the writes that queue up while the previous commit is being fsynced as one transaction,
+each in a savepoint of its own, and answers them all after the one fsync.
 """
 
-import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from openucs.store.group_commit import GroupCommit
 from openucs.store.migrate import migrate, schema_version
 from openucs.store.sql import BUMP_LIST_VERSION, SqlSession, SqlTransaction
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-MAX_BATCH = 64
-
-
-class GroupCommit(Executor):
-    """The single writer thread of a ``SqliteStore``."""
-
-    def __init__(self, store: "SqliteStore") -> None:
-        self._store = store
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="openucs-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((future, fn, args, kwargs))
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._queue.put(None)
-        if wait:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._store.run_batch(batch)
-            if stop:
-                return
 
 
 class SqliteStore:
@@ -77,7 +33,7 @@ class SqliteStore:
         self.path = path
         self.url = f"sqlite:///{path}"
         self._synchronous = synchronous
-        self._busy_timeout_ms = busy_timeout_ms
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -88,16 +44,19 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
-            )
-            self._enable_wal(conn)
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+            conn = self._local.conn = self.open_connection()
+        return conn
+
+    def open_connection(self, *, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
+        """A new connection, configured; closed by ``close()``."""
+        timeout_ms = self.busy_timeout_ms if busy_timeout_ms is None else busy_timeout_ms
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout_ms / 1000, check_same_thread=False)
+        self._enable_wal(conn)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
@@ -105,7 +64,7 @@ class SqliteStore:
         process is converting a new file, SQLite answers "locked" at once rather than calling the
         busy handler (that could deadlock), so the conversion is retried here, within the same
         timeout every other lock wait has."""
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
         while True:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -115,52 +74,32 @@ class SqliteStore:
                     raise
                 time.sleep(0.01)
 
-    def writer(self) -> Executor:
-        with self._lock:
-            if self._writer is None:
-                self._writer = GroupCommit(self)
-            return self._writer
+    def writer(self) -> GroupCommit:
+        if self._writer is None:  # made once, when the server is built
+            self._writer = GroupCommit(self)
+        return self._writer
 
-    def run_batch(self, batch: list[_Job]) -> None:
-        """On the writer thread: one transaction for the whole batch, a savepoint per job."""
-        conn = self._connection()
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        self._local.in_batch = True
+    @contextmanager
+    def batch(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """While open, this thread's transactions are savepoints inside ``conn``'s transaction."""
+        self._local.batch = conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for future, fn, args, kwargs in batch:
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    results.append((future, fn(*args, **kwargs), None))
-                except BaseException as exc:  # handed to the waiting caller
-                    results.append((future, None, exc))
-            conn.commit()
-        except BaseException as exc:  # the commit failed: no job may succeed
-            if conn.in_transaction:
-                conn.rollback()
-            for future, _, _ in results:
-                future.set_exception(exc)
-            return
+            yield
         finally:
-            self._local.in_batch = False
-        for future, result, error in results:
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+            self._local.batch = None
 
     @contextmanager
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> Iterator[SqlTransaction]:
         # The whole database is the lock unit here; lock_mailbox only raises the list's version.
-        conn = self._connection()
-        cursor = conn.cursor()
-        if getattr(self._local, "in_batch", False):
-            with self._savepoint(cursor) as tx:
+        batch: sqlite3.Connection | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            with self._savepoint(batch.cursor()) as tx:
                 if write and lock_mailbox is not None:
-                    cursor.execute(BUMP_LIST_VERSION, (lock_mailbox,))
+                    tx.db.run(BUMP_LIST_VERSION, (lock_mailbox,))
                 yield tx
             return
+        conn = self._connection()
+        cursor = conn.cursor()
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             if write and lock_mailbox is not None:
@@ -199,7 +138,7 @@ class SqliteStore:
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.shutdown()
+            self._writer.close()
             self._writer = None
         with self._lock:
             for conn in self._all:
