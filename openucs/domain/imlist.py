@@ -72,14 +72,13 @@ def item_list(repo: ImListRepository) -> ImList:
 
 
 def items(repo: ImListRepository, contact_ids: Iterable[int], group_ids: Iterable[int]) -> ImList:
-    """The requested items that exist; unknown ids are skipped, not refused (GetImItems)."""
+    """The requested items that exist; unknown ids are skipped, not refused (GetImItems). As in
+    the whole list, a contact shows only while it is a member of some group."""
     wanted_groups = set(group_ids)
     wanted_contacts = set(contact_ids)
-    groups = repo.groups()
-    member_ids = {cid for g in groups for cid in g.members}
-    found_groups = tuple(g for g in groups if g.id in wanted_groups)
-    found_contacts = tuple(c for c in repo.contacts(wanted_contacts & member_ids))
-    return ImList(found_groups, found_contacts)
+    groups = repo.groups(wanted_groups) if wanted_groups else []
+    contacts = repo.member_contacts(wanted_contacts) if wanted_contacts else []
+    return ImList(tuple(groups), tuple(contacts))
 
 
 def add_group(repo: ImListRepository, limits: Limits, display_name: str) -> Group:
@@ -93,7 +92,7 @@ def add_group(repo: ImListRepository, limits: Limits, display_name: str) -> Grou
 
 def rename_group(repo: ImListRepository, group_id: int, new_display_name: str) -> None:
     """SetImGroup: user groups only; any group's name (its own included) is taken."""
-    _user_group(repo, group_id)
+    _check_kind(repo, group_id, GroupKind.USER)
     if repo.group_by_name(new_display_name) is not None:
         raise GroupNameExists(new_display_name)
     repo.rename_group(group_id, new_display_name)
@@ -101,8 +100,8 @@ def rename_group(repo: ImListRepository, group_id: int, new_display_name: str) -
 
 def remove_group(repo: ImListRepository, group_id: int) -> None:
     """RemoveImGroup: deletes the group and the members that are in no other group."""
-    group = _user_group(repo, group_id)
-    _delete_group_and_orphans(repo, group)
+    _check_kind(repo, group_id, GroupKind.USER)
+    _delete_group_and_orphans(repo, group_id)
 
 
 def add_distribution_group(repo: ImListRepository, limits: Limits, smtp_address: str, display_name: str) -> Group:
@@ -120,10 +119,8 @@ def add_distribution_group(repo: ImListRepository, limits: Limits, smtp_address:
 
 def remove_distribution_group(repo: ImListRepository, group_id: int) -> None:
     """RemoveDistributionGroupFromImList: distribution groups only."""
-    group = repo.group(group_id)
-    if group is None or group.kind is not GroupKind.DISTRIBUTION:
-        raise InvalidGroup(group_id)
-    _delete_group_and_orphans(repo, group)
+    _check_kind(repo, group_id, GroupKind.DISTRIBUTION)
+    _delete_group_and_orphans(repo, group_id)
 
 
 def add_new_contact(
@@ -139,45 +136,48 @@ def add_new_contact(
     """AddNewImContactToGroup (and its TEL URI variant): reuse the contact with that IM address,
     else create one (filled from the directory when the address is known there), then add it to
     the group (Other Contacts when none is named). Adding an existing member changes nothing."""
-    group = _target_group(repo, group_id)
+    target = _other_contacts_id(repo) if group_id is None else _existing_group_id(repo, group_id)
     contact = repo.contact_by_im_address(im_address)
     if contact is None:
         if repo.count_contacts() >= limits.contacts:
             raise ContactLimitReached(limits.contacts)
         contact = repo.create_contact(im_address, _new_card(directory, im_address, display_name, phone))
-    repo.add_member(group.id, contact.id)
+    repo.add_member(target, contact.id)
     return contact
 
 
 def add_contact_to_group(repo: ImListRepository, contact_id: int, group_id: int | None) -> None:
-    """AddImContactToGroup: an existing IM contact into any group (Other Contacts by default)."""
-    if repo.contact(contact_id) is None:
+    """AddImContactToGroup: an existing IM contact into any group (Other Contacts by default).
+    Adding an existing member changes nothing."""
+    target = _other_contacts_id(repo) if group_id is None else group_id
+    if repo.add_member(target, contact_id):
+        return
+    # Nothing added: a member already, or an unknown id (the contact's is reported first).
+    member_of = repo.memberships(contact_id)
+    if member_of is None:
         raise InvalidContact(contact_id)
-    group = _target_group(repo, group_id)
-    repo.add_member(group.id, contact_id)
+    if target not in member_of:
+        raise InvalidGroup(group_id)
 
 
 def remove_contact_from_group(repo: ImListRepository, contact_id: int, group_id: int) -> None:
     """RemoveImContactFromGroup: also untags the contact; a contact left in no group is deleted."""
-    if repo.contact(contact_id) is None:
+    member_of = repo.memberships(contact_id)
+    if member_of is None:
         raise InvalidContact(contact_id)
-    member_of = set(repo.groups_of_contact(contact_id))
     if group_id not in member_of:
         raise InvalidGroup(group_id)
-    repo.remove_member(group_id, contact_id)
-    tagged = repo.system_group(GroupKind.TAGGED)
-    tagged_id = tagged.id if tagged is not None else None
-    if tagged_id is not None and tagged_id in member_of and tagged_id != group_id:
-        repo.remove_member(tagged_id, contact_id)
-    if not member_of - {group_id, tagged_id}:
-        repo.delete_contact(contact_id)
+    leaving = {group_id} | {g for g, kind in member_of.items() if kind is GroupKind.TAGGED}
+    if member_of.keys() <= leaving:
+        repo.delete_contact(contact_id)  # its memberships go with it
+    else:
+        repo.remove_memberships(contact_id, leaving)
 
 
 def remove_contact(repo: ImListRepository, contact_id: int) -> None:
     """RemoveContactFromImList: out of every group, then deleted."""
-    if repo.contact(contact_id) is None:
+    if not repo.delete_contact(contact_id):
         raise InvalidContact(contact_id)
-    repo.delete_contact(contact_id)
 
 
 def _check_group_room(repo: ImListRepository, limits: Limits) -> None:
@@ -185,33 +185,32 @@ def _check_group_room(repo: ImListRepository, limits: Limits) -> None:
         raise GroupLimitReached(limits.groups)
 
 
-def _user_group(repo: ImListRepository, group_id: int) -> Group:
-    group = repo.group(group_id)
-    if group is None or group.kind is not GroupKind.USER:
+def _check_kind(repo: ImListRepository, group_id: int, kind: GroupKind) -> None:
+    if repo.group_kind(group_id) is not kind:
         raise InvalidGroup(group_id)
-    return group
 
 
-def _target_group(repo: ImListRepository, group_id: int | None) -> Group:
+def _existing_group_id(repo: ImListRepository, group_id: int) -> int:
+    if repo.group_kind(group_id) is None:
+        raise InvalidGroup(group_id)
+    return group_id
+
+
+def _other_contacts_id(repo: ImListRepository) -> int:
+    """Where a contact goes when no group is named; the system groups are created on first use."""
+    group_id = repo.system_group_id(GroupKind.OTHER_CONTACTS)
     if group_id is None:
-        group = repo.system_group(GroupKind.OTHER_CONTACTS)
-        if group is None:
-            repo.create_missing_system_groups()
-            group = repo.system_group(GroupKind.OTHER_CONTACTS)
-    else:
-        group = repo.group(group_id)
-    if group is None:
-        raise InvalidGroup(group_id)
-    return group
+        repo.create_missing_system_groups()
+        group_id = repo.system_group_id(GroupKind.OTHER_CONTACTS)
+    if group_id is None:
+        raise InvalidGroup(None)
+    return group_id
 
 
-def _delete_group_and_orphans(repo: ImListRepository, group: Group) -> None:
-    tagged = repo.system_group(GroupKind.TAGGED)
-    spared = {group.id} | ({tagged.id} if tagged is not None else set())
-    for contact_id in group.members:
-        if not set(repo.groups_of_contact(contact_id)) - spared:
-            repo.delete_contact(contact_id)
-    repo.delete_group(group.id)
+def _delete_group_and_orphans(repo: ImListRepository, group_id: int) -> None:
+    # Tagged alone keeps no contact: a member left only there goes too.
+    repo.delete_contacts(repo.sole_members(group_id, besides=GroupKind.TAGGED))
+    repo.delete_group(group_id)
 
 
 def _new_card(directory: Directory, im_address: str, display_name: str | None, phone: str | None) -> ContactCard:

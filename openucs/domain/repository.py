@@ -16,17 +16,22 @@ class ImListRepository(Protocol):
     mailbox_id: int
 
     # -- groups
-    def groups(self) -> list[Group]:
-        """All groups with members, system groups included, in listing order."""
+    def groups(self, group_ids: Iterable[int] | None = None) -> list[Group]:
+        """The given groups (all when None) that exist, with members, system groups included,
+        in listing order."""
         ...
 
-    def group(self, group_id: int) -> Group | None: ...
+    def group_kind(self, group_id: int) -> GroupKind | None:
+        """Whether the group exists, and its kind, without reading its members."""
+        ...
 
     def group_by_name(self, display_name: str) -> Group | None: ...
 
     def group_by_smtp_address(self, smtp_address: str) -> Group | None: ...
 
     def system_group(self, kind: GroupKind) -> Group | None: ...
+
+    def system_group_id(self, kind: GroupKind) -> int | None: ...
 
     def count_limited_groups(self) -> int:
         """User and distribution groups: the ones the group limit counts."""
@@ -40,14 +45,18 @@ class ImListRepository(Protocol):
 
     def rename_group(self, group_id: int, display_name: str) -> None: ...
 
-    def delete_group(self, group_id: int) -> None: ...
+    def delete_group(self, group_id: int) -> None:
+        """Deletes the group and its memberships, not the contacts."""
+        ...
 
     # -- contacts
     def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
         """The given contacts (all when None) that exist, in creation order."""
         ...
 
-    def contact(self, contact_id: int) -> Contact | None: ...
+    def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
+        """The given contacts that exist and are a member of some group, in creation order."""
+        ...
 
     def contact_by_im_address(self, im_address: str) -> Contact | None: ...
 
@@ -55,16 +64,27 @@ class ImListRepository(Protocol):
 
     def create_contact(self, im_address: str, card: ContactCard) -> Contact: ...
 
-    def delete_contact(self, contact_id: int) -> None: ...
-
-    # -- membership
-    def groups_of_contact(self, contact_id: int) -> list[int]: ...
-
-    def add_member(self, group_id: int, contact_id: int) -> None:
-        """Add unless already a member."""
+    def delete_contact(self, contact_id: int) -> bool:
+        """Deletes the contact and its memberships; False when there was no such contact."""
         ...
 
-    def remove_member(self, group_id: int, contact_id: int) -> None: ...
+    def delete_contacts(self, contact_ids: Sequence[int]) -> None: ...
+
+    # -- membership
+    def memberships(self, contact_id: int) -> dict[int, GroupKind] | None:
+        """The groups the contact is a member of, with their kinds; None when there is no such contact."""
+        ...
+
+    def sole_members(self, group_id: int, *, besides: GroupKind) -> list[int]:
+        """The group's members that are in no other group, except groups of kind ``besides``."""
+        ...
+
+    def add_member(self, group_id: int, contact_id: int) -> bool:
+        """Add the contact to the group; False (and nothing changed) when it is a member already
+        or either of them is not this mailbox's."""
+        ...
+
+    def remove_memberships(self, contact_id: int, group_ids: Iterable[int]) -> None: ...
 
     # -- extended properties
     def set_extended_properties(

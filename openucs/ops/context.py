@@ -1,16 +1,23 @@
 """What a handler gets besides its request: who asks, on which mailbox, and the server's parts."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from openucs.domain import errors as de
 from openucs.domain.accounts import User
 from openucs.domain.model import Limits
 from openucs.ews.requests import ItemRef
-from openucs.ops.ids import IdCodec, IdKind
+from openucs.ops.ids import IdCodec, IdKind, ItemId
 from openucs.store.port import Store
 from openucs.store.sql import SqlTransaction
+
+
+@lru_cache(maxsize=1 << 13)
+def _decode(codec: IdCodec, value: str) -> ItemId:
+    """``codec.decode``, remembered: checking an id's MAC costs more than the query the id leads
+    to, and clients send the same ids again and again. Refused ids raise and are not kept."""
+    return codec.decode(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,39 +29,36 @@ class Context:
     mailbox_id: int  # whose IM list the request acts on
     request_id: str
 
-    @contextmanager
-    def read(self) -> Iterator[SqlTransaction]:
-        with self.store.transaction(write=False) as tx:
-            yield tx
+    def read(self) -> AbstractContextManager[SqlTransaction]:
+        return self.store.transaction(write=False)
 
-    @contextmanager
-    def write(self) -> Iterator[SqlTransaction]:
-        with self.store.transaction(write=True, lock_mailbox=self.mailbox_id) as tx:
-            yield tx
+    def write(self) -> AbstractContextManager[SqlTransaction]:
+        return self.store.transaction(write=True, lock_mailbox=self.mailbox_id)
 
-    def _item(self, ref: ItemRef, kind: IdKind, unknown: Exception) -> int:
-        decoded = self.codec.decode(ref.id)  # IdEmpty / IdMalformed propagate
+    def _item(self, ref: ItemRef, kind: IdKind, unknown: type[de.ImListError]) -> int:
+        decoded = _decode(self.codec, ref.id)  # IdEmpty / IdMalformed propagate
         if decoded.mailbox_id != self.mailbox_id or decoded.kind is not kind:
-            raise unknown  # a genuine id, but not of this mailbox or not of this kind
+            raise unknown(ref.id)  # a genuine id, but not of this mailbox or not of this kind
         return decoded.item_id
 
     def group_id(self, ref: ItemRef) -> int:
-        return self._item(ref, IdKind.GROUP, de.InvalidGroup(ref.id))
+        return self._item(ref, IdKind.GROUP, de.InvalidGroup)
 
     def contact_id(self, ref: ItemRef) -> int:
-        return self._item(ref, IdKind.CONTACT, de.InvalidContact(ref.id))
+        return self._item(ref, IdKind.CONTACT, de.InvalidContact)
 
     def optional_group_id(self, ref: ItemRef | None) -> int | None:
         return None if ref is None else self.group_id(ref)
 
-    def lenient_ids(self, refs: tuple[ItemRef, ...], kind: IdKind) -> list[int]:
-        """GetImItems: ids that fail to decode, or name another mailbox, are skipped silently."""
+    def lenient_ids(self, refs: tuple[ItemRef, ...], *kinds: IdKind) -> list[int]:
+        """GetImItems: the items of this mailbox that ``refs`` name as one of ``kinds``; ids that
+        fail to decode, or name another mailbox or kind, are skipped silently."""
         found = []
         for ref in refs:
             try:
-                decoded = self.codec.decode(ref.id)
+                decoded = _decode(self.codec, ref.id)
             except Exception:  # noqa: S112 - Exchange drops ids it cannot convert
                 continue
-            if decoded.mailbox_id == self.mailbox_id and decoded.kind is kind:
+            if decoded.mailbox_id == self.mailbox_id and decoded.kind in kinds:
                 found.append(decoded.item_id)
         return found

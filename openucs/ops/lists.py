@@ -26,9 +26,8 @@ def get_im_item_list(req: rq.GetImItemList, ctx: Context) -> Response:
 
 def get_im_items(req: rq.GetImItems, ctx: Context) -> Response:
     """The requested groups and personas; ids that are malformed or unknown are skipped."""
-    contact_ids = ctx.lenient_ids(req.contact_ids, IdKind.CONTACT)
     # Clients may name a contact by its persona id too.
-    contact_ids += ctx.lenient_ids(req.contact_ids, IdKind.PERSONA)
+    contact_ids = ctx.lenient_ids(req.contact_ids, IdKind.CONTACT, IdKind.PERSONA)
     group_ids = ctx.lenient_ids(req.group_ids, IdKind.GROUP)
     with ctx.read() as tx:
         repo = tx.imlist(ctx.mailbox_id, with_properties=bool(req.extended_properties))

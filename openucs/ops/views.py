@@ -96,8 +96,8 @@ class ViewMaker:
         )
 
     def item_list(self, items: ImList, *, omit_empty: bool) -> ImItemListView:
-        groups = tuple(self.group(g) for g in items.groups)
-        personas = tuple(self.persona(c) for c in items.contacts)
+        groups = tuple([self.group(g) for g in items.groups])
+        personas = tuple([self.persona(c) for c in items.contacts])
         if omit_empty:  # GetImItems leaves out empty arrays; GetImItemList always writes both
             return ImItemListView(groups or None, personas or None)
         return ImItemListView(groups, personas)

@@ -40,6 +40,9 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Any]: ...
 
+    @property
+    def rowcount(self) -> int: ...
+
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -81,6 +84,16 @@ _PROPERTY_COLUMNS = (
     "group_id, contact_id, property_type, distinguished_property_set_id, property_set_id, property_tag, "
     "property_name, property_id, multi_valued, property_values"
 )
+
+
+# Kind by stored text: a dict lookup, not an enum call, for every group of every list read.
+_KINDS: dict[str, GroupKind] = {kind.value: kind for kind in GroupKind}
+# Ids per IN (...) list: far below every backend's limit on parameters per statement.
+_MAX_IDS = 500
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _contact(row: Sequence[Any], props: tuple[ExtendedProperty, ...] = ()) -> Contact:
@@ -128,44 +141,44 @@ class SqlImList:
         return self._loaded_properties[column]
 
     # -- groups
-    def _groups(self, where: str, params: Sequence[Any]) -> list[Group]:
+    def _groups(self, where: str, params: Sequence[Any], *, every_group: bool = False) -> list[Group]:
         rows = self._db.all(
             f"SELECT {_GROUP_COLUMNS} FROM im_groups WHERE mailbox_id = ? {where} ORDER BY kind, id",
             (self.mailbox_id, *params),
         )
         if not rows:
             return []
-        if len(rows) == 1:
-            members_rows = self._db.all(
-                "SELECT group_id, contact_id FROM im_members WHERE group_id = ? ORDER BY id", (rows[0][0],)
-            )
-        else:
+        if every_group:  # the whole list: one pass over the mailbox's memberships
             members_rows = self._db.all(
                 "SELECT group_id, contact_id FROM im_members WHERE mailbox_id = ? ORDER BY id", (self.mailbox_id,)
             )
+        else:
+            ids = [r[0] for r in rows]
+            members_rows = self._db.all(
+                f"SELECT group_id, contact_id FROM im_members WHERE group_id IN ({_marks(ids)}) ORDER BY id", ids
+            )
         members: dict[int, list[int]] = {}
         for group_id, contact_id in members_rows:
-            members.setdefault(group_id, []).append(contact_id)
+            if group_id in members:
+                members[group_id].append(contact_id)
+            else:
+                members[group_id] = [contact_id]
         props = self._properties("group_id")
         return [
-            Group(
-                id=r[0],
-                kind=GroupKind(r[1]),
-                display_name=r[2],
-                created=r[3],
-                smtp_address=r[4],
-                members=tuple(members.get(r[0], ())),
-                extended_properties=props.get(r[0], ()),
-            )
-            for r in rows
+            Group(r[0], _KINDS[r[1]], r[2], r[3], r[4], tuple(members.get(r[0], ())), props.get(r[0], ())) for r in rows
         ]
 
-    def groups(self) -> list[Group]:
-        return self._groups("", ())
+    def groups(self, group_ids: Iterable[int] | None = None) -> list[Group]:
+        if group_ids is None:
+            return self._groups("", (), every_group=True)
+        ids = sorted(set(group_ids))
+        if not ids:
+            return []
+        return self._groups(f"AND id IN ({_marks(ids)})", ids)
 
-    def group(self, group_id: int) -> Group | None:
-        found = self._groups("AND id = ?", (group_id,))
-        return found[0] if found else None
+    def group_kind(self, group_id: int) -> GroupKind | None:
+        row = self._db.one("SELECT kind FROM im_groups WHERE id = ? AND mailbox_id = ?", (group_id, self.mailbox_id))
+        return None if row is None else _KINDS[row[0]]
 
     def group_by_name(self, display_name: str) -> Group | None:
         found = self._groups("AND display_name = ?", (display_name,))
@@ -178,6 +191,10 @@ class SqlImList:
     def system_group(self, kind: GroupKind) -> Group | None:
         found = self._groups("AND kind = ?", (kind.value,))
         return found[0] if found else None
+
+    def system_group_id(self, kind: GroupKind) -> int | None:
+        row = self._db.one("SELECT id FROM im_groups WHERE mailbox_id = ? AND kind = ?", (self.mailbox_id, kind.value))
+        return None if row is None else int(row[0])
 
     def count_limited_groups(self) -> int:
         row = self._db.one(
@@ -222,37 +239,44 @@ class SqlImList:
 
     # -- contacts
     def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
-        props = self._properties("contact_id")
         if contact_ids is None:
             rows = self._db.all(
                 f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? ORDER BY id",
                 (self.mailbox_id,),
             )
-        else:
-            ids = sorted(set(contact_ids))
-            if not ids:
-                return []
-            marks = ", ".join("?" * len(ids))
-            rows = self._db.all(
-                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND id IN ({marks}) ORDER BY id",
-                (self.mailbox_id, *ids),
+            return self._contacts(rows)
+        return self._contacts_among(contact_ids, "")
+
+    def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
+        return self._contacts_among(
+            contact_ids, "AND EXISTS (SELECT 1 FROM im_members m WHERE m.contact_id = im_contacts.id)"
+        )
+
+    def _contacts_among(self, contact_ids: Iterable[int], where: str) -> list[Contact]:
+        ids = sorted(set(contact_ids))
+        rows = []
+        # In slices: a request may name more ids than a statement takes parameters.
+        for start in range(0, len(ids), _MAX_IDS):
+            chunk = ids[start : start + _MAX_IDS]
+            rows += self._db.all(
+                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND id IN ({_marks(chunk)}) "
+                f"{where} ORDER BY id",
+                (self.mailbox_id, *chunk),
             )
+        return self._contacts(rows)
+
+    def _contacts(self, rows: list[Any]) -> list[Contact]:
+        props = self._properties("contact_id")
         return [_contact(r, props.get(r[0], ())) for r in rows]
 
-    def _one_contact(self, where: str, value: Any) -> Contact | None:
+    def contact_by_im_address(self, im_address: str) -> Contact | None:
         row = self._db.one(
-            f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND {where} = ?",
-            (self.mailbox_id, value),
+            f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND im_address_key = ?",
+            (self.mailbox_id, im_address_key(im_address)),
         )
         if row is None:
             return None
         return _contact(row, self._properties("contact_id").get(row[0], ()))
-
-    def contact(self, contact_id: int) -> Contact | None:
-        return self._one_contact("id", contact_id)
-
-    def contact_by_im_address(self, im_address: str) -> Contact | None:
-        return self._one_contact("im_address_key", im_address_key(im_address))
 
     def count_contacts(self) -> int:
         return int(self._db.one("SELECT COUNT(*) FROM im_contacts WHERE mailbox_id = ?", (self.mailbox_id,))[0])
@@ -281,27 +305,58 @@ class SqlImList:
         )
         return Contact(id=row[0], im_address=im_address, card=card, created=created)
 
-    def delete_contact(self, contact_id: int) -> None:
-        self._db.run("DELETE FROM im_contacts WHERE id = ? AND mailbox_id = ?", (contact_id, self.mailbox_id))
+    def delete_contact(self, contact_id: int) -> bool:
+        cursor = self._db.run("DELETE FROM im_contacts WHERE id = ? AND mailbox_id = ?", (contact_id, self.mailbox_id))
+        return bool(cursor.rowcount)  # rows deleted by the statement itself, not by its cascades
+
+    def delete_contacts(self, contact_ids: Sequence[int]) -> None:
+        for start in range(0, len(contact_ids), _MAX_IDS):
+            chunk = contact_ids[start : start + _MAX_IDS]
+            self._db.run(
+                f"DELETE FROM im_contacts WHERE mailbox_id = ? AND id IN ({_marks(chunk)})", (self.mailbox_id, *chunk)
+            )
 
     # -- membership
-    def groups_of_contact(self, contact_id: int) -> list[int]:
+    def memberships(self, contact_id: int) -> dict[int, GroupKind] | None:
+        # One row per membership, or one row of NULLs for a contact in no group.
         rows = self._db.all(
-            "SELECT group_id FROM im_members WHERE contact_id = ? AND mailbox_id = ? ORDER BY group_id",
+            "SELECT m.group_id, g.kind FROM im_contacts c "
+            "LEFT JOIN im_members m ON m.contact_id = c.id "
+            "LEFT JOIN im_groups g ON g.id = m.group_id "
+            "WHERE c.id = ? AND c.mailbox_id = ?",
             (contact_id, self.mailbox_id),
+        )
+        if not rows:
+            return None
+        return {r[0]: _KINDS[r[1]] for r in rows if r[0] is not None}
+
+    def sole_members(self, group_id: int, *, besides: GroupKind) -> list[int]:
+        rows = self._db.all(
+            "SELECT m.contact_id FROM im_members m WHERE m.group_id = ? AND m.mailbox_id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM im_members o JOIN im_groups g ON g.id = o.group_id "
+            "WHERE o.contact_id = m.contact_id AND o.group_id <> m.group_id AND g.kind <> ?) "
+            "ORDER BY m.id",
+            (group_id, self.mailbox_id, besides.value),
         )
         return [r[0] for r in rows]
 
-    def add_member(self, group_id: int, contact_id: int) -> None:
-        self._db.run(
-            "INSERT INTO im_members (mailbox_id, group_id, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (self.mailbox_id, group_id, contact_id),
+    def add_member(self, group_id: int, contact_id: int) -> bool:
+        # Inserts only when both are this mailbox's: the caller learns why nothing was added
+        # only on that rare path, not with checks before every add.
+        cursor = self._db.run(
+            "INSERT INTO im_members (mailbox_id, group_id, contact_id) "
+            "SELECT g.mailbox_id, g.id, c.id FROM im_groups g, im_contacts c "
+            "WHERE g.id = ? AND g.mailbox_id = ? AND c.id = ? AND c.mailbox_id = ? "
+            "ON CONFLICT DO NOTHING",
+            (group_id, self.mailbox_id, contact_id, self.mailbox_id),
         )
+        return bool(cursor.rowcount)
 
-    def remove_member(self, group_id: int, contact_id: int) -> None:
+    def remove_memberships(self, contact_id: int, group_ids: Iterable[int]) -> None:
+        ids = list(group_ids)
         self._db.run(
-            "DELETE FROM im_members WHERE group_id = ? AND contact_id = ? AND mailbox_id = ?",
-            (group_id, contact_id, self.mailbox_id),
+            f"DELETE FROM im_members WHERE contact_id = ? AND mailbox_id = ? AND group_id IN ({_marks(ids)})",
+            (contact_id, self.mailbox_id, *ids),
         )
 
     # -- extended properties
