@@ -2,22 +2,14 @@
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import lru_cache
 
 from openucs.domain import errors as de
 from openucs.domain.accounts import User
 from openucs.domain.model import Limits
 from openucs.ews.requests import ItemRef
-from openucs.ops.ids import IdCodec, IdKind, ItemId
+from openucs.ops.ids import IdCodec, IdKind
 from openucs.store.port import Store
 from openucs.store.sql import SqlTransaction
-
-
-@lru_cache(maxsize=1 << 13)
-def _decode(codec: IdCodec, value: str) -> ItemId:
-    """``codec.decode``, remembered: checking an id's MAC costs more than the query the id leads
-    to, and clients send the same ids again and again. Refused ids raise and are not kept."""
-    return codec.decode(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +28,7 @@ class Context:
         return self.store.transaction(write=True, lock_mailbox=self.mailbox_id)
 
     def _item(self, ref: ItemRef, kind: IdKind, unknown: type[de.ImListError]) -> int:
-        decoded = _decode(self.codec, ref.id)  # IdEmpty / IdMalformed propagate
+        decoded = self.codec.decode(ref.id)  # IdEmpty / IdMalformed propagate
         if decoded.mailbox_id != self.mailbox_id or decoded.kind is not kind:
             raise unknown(ref.id)  # a genuine id, but not of this mailbox or not of this kind
         return decoded.item_id
@@ -56,7 +48,7 @@ class Context:
         found = []
         for ref in refs:
             try:
-                decoded = _decode(self.codec, ref.id)
+                decoded = self.codec.decode(ref.id)
             except Exception:  # noqa: S112 - Exchange drops ids it cannot convert
                 continue
             if decoded.mailbox_id == self.mailbox_id and decoded.kind in kinds:

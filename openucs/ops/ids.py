@@ -53,6 +53,9 @@ class IdCodec:
         self._key = secret[:64]
         # Rendering a 1000-contact list encodes ~3000 ids; most repeat between requests.
         self._cached = lru_cache(maxsize=1 << 16)(self._encode)
+        # Checking an id's MAC costs more than the query the id leads to, and clients send the
+        # same ids again and again. Refused ids raise, and lru_cache keeps no exceptions.
+        self._decoded = lru_cache(maxsize=1 << 13)(self._decode)
 
     def _mac(self, payload: bytes) -> bytes:
         return hashlib.blake2b(payload, key=self._key, digest_size=_MAC_SIZE).digest()
@@ -65,6 +68,9 @@ class IdCodec:
         return self._cached(mailbox_id, kind, item_id)
 
     def decode(self, value: str) -> ItemId:
+        return self._decoded(value)
+
+    def _decode(self, value: str) -> ItemId:
         value = value.strip()
         if not value:
             raise IdEmpty
