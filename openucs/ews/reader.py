@@ -1,13 +1,24 @@
 """Bytes → typed request, or a SoapFault.
 
 The envelope is parsed with a parser that never loads DTDs, expands entities or touches the
-network; the operation element is validated against the project's own schema (the one it
-serves at /EWS/messages.xsd) before any field is read, so the readers below can rely on the
-structure. Namespace prefixes are irrelevant: everything is matched by namespace URI.
+network. Namespace prefixes are irrelevant: everything is matched by namespace URI.
+
+Every request returned is one the project's own schema (the one it serves at /EWS/messages.xsd)
+accepts, by one of two paths:
+
+- the plain path (_read_plain) takes what clients send all day: an Envelope holding a Header of
+  RequestServerVersion only and a Body of one operation, every element in a shape the schema
+  certainly accepts, checked as it is read. Calling the validator costs more than such a read.
+- everything else, valid or not, takes the general path (_read_any): the depth limit, the
+  envelope, each known header and the operation validated against the schema, then read. The
+  faults all come from here.
+
+For any document the plain path accepts, both give the same request (tests/test_reader_paths.py).
 """
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -17,7 +28,7 @@ from lxml import etree
 from openucs.ews import requests as rq
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault, schema_fault, version_fault
-from openucs.ews.namespaces import MESSAGES, SOAP, m, t
+from openucs.ews.namespaces import SOAP, m, t
 from openucs.ews.people import read_find_people, read_get_user_photo
 from openucs.ews.versions import SUPPORTED_VERSIONS
 
@@ -27,6 +38,12 @@ _ENVELOPE = f"{{{SOAP}}}Envelope"
 _HEADER = f"{{{SOAP}}}Header"
 _BODY = f"{{{SOAP}}}Body"
 _MUST_UNDERSTAND = f"{{{SOAP}}}mustUnderstand"
+_ITEM_ID = t("ItemId")
+_EXTENDED_PROPERTY = t("ExtendedProperty")
+_REQUEST_SERVER_VERSION = t("RequestServerVersion")
+_MAILBOX_CULTURE = t("MailboxCulture")
+_EXCHANGE_IMPERSONATION = t("ExchangeImpersonation")
+_CONNECTING_SID = t("ConnectingSID")
 
 # lxml has no type information: elements are Any to mypy.
 _Element: TypeAlias = Any
@@ -75,106 +92,270 @@ def _line(el: _Element) -> int | None:
     return line if isinstance(line, int) else None
 
 
+def _validate(el: _Element) -> None:
+    schema = _local.schema
+    if not schema.validate(el):
+        error = next(iter(schema.error_log))  # the first violation is the one to fix first
+        raise schema_fault(error.message, error.line, error.column)
+
+
+# -- the values of an operation's child elements ---------------------------------------------
+#
+# Each kind of child has two readers. ``read`` takes any element the schema has accepted.
+# ``read_plain`` runs before any validation: it returns the same value, or None unless the
+# schema certainly accepts the element. It knows only the shapes clients send and declines
+# everything else (an attribute it does not expect, text where none belongs, ...), leaving it
+# to the validator. The facets it checks are messages.xsd's; tests/test_reader_paths.py
+# mutates requests around them and compares both paths.
+
+_XML_SPACE = " \t\r\n"  # what XML calls white space; str.isspace() knows more
+
+
+def _blank(text: str | None) -> bool:
+    """True for what element-only content may hold between its children. (The parser keeps
+    CDATA sections as plain text, so the validator sees no difference either.)"""
+    return text is None or not text.strip(_XML_SPACE)
+
+
 def _item_ref(el: _Element) -> rq.ItemRef:
     return rq.ItemRef(id=el.get("Id", ""), change_key=el.get("ChangeKey"))
 
 
-def _opt_ref(parent: _Element, name: str) -> rq.ItemRef | None:
-    el = parent.find(m(name))
-    return None if el is None else _item_ref(el)
+def _plain_item_ref(el: _Element) -> rq.ItemRef | None:
+    """t:ItemIdType: empty content, Id required, ChangeKey optional, both any string."""
+    if el.text is not None or len(el):
+        return None
+    ident = change_key = None
+    for name, value in el.items():
+        if name == "Id":
+            ident = value
+        elif name == "ChangeKey":
+            change_key = value
+        else:
+            return None
+    return None if ident is None else rq.ItemRef(id=ident, change_key=change_key)
 
 
-def _ref(parent: _Element, name: str) -> rq.ItemRef:
-    ref = _opt_ref(parent, name)
-    if ref is None:  # the schema makes this unreachable; keep the reader total anyway
-        raise schema_fault(f"The element '{name}' is missing.", _line(parent), None)
-    return ref
+def _item_refs(el: _Element) -> tuple[rq.ItemRef, ...]:
+    return tuple(_item_ref(child) for child in el.iterchildren(_ITEM_ID))
 
 
-def _text(parent: _Element, name: str) -> str:
-    el = parent.find(m(name))
-    return "" if el is None else (el.text or "")
+def _plain_item_refs(el: _Element) -> tuple[rq.ItemRef, ...] | None:
+    """t:NonEmptyArrayOfBaseItemIdsType: one or more t:ItemId."""
+    if el.keys() or not _blank(el.text) or not len(el):
+        return None
+    refs = []
+    for child in el:
+        ref = _plain_item_ref(child) if child.tag == _ITEM_ID and _blank(child.tail) else None
+        if ref is None:
+            return None
+        refs.append(ref)
+    return tuple(refs)
 
 
-def _opt_text(parent: _Element, name: str) -> str | None:
-    el = parent.find(m(name))
-    return None if el is None else (el.text or "")
-
-
-def _paths(parent: _Element) -> tuple[rq.PropertyPath, ...]:
-    container = parent.find(m("ExtendedProperties"))
-    if container is None:
-        return ()
+def _property_paths(el: _Element) -> tuple[rq.PropertyPath, ...]:
     paths = []
-    for el in container.iterchildren(t("ExtendedProperty")):
-        prop_id = el.get("PropertyId")
+    for path in el.iterchildren(_EXTENDED_PROPERTY):
+        prop_id = path.get("PropertyId")
         paths.append(
             rq.PropertyPath(
-                property_type=el.get("PropertyType", ""),
-                distinguished_property_set_id=el.get("DistinguishedPropertySetId"),
-                property_set_id=el.get("PropertySetId"),
-                property_tag=el.get("PropertyTag"),
-                property_name=el.get("PropertyName"),
+                property_type=path.get("PropertyType", ""),
+                distinguished_property_set_id=path.get("DistinguishedPropertySetId"),
+                property_set_id=path.get("PropertySetId"),
+                property_tag=path.get("PropertyTag"),
+                property_name=path.get("PropertyName"),
                 property_id=int(prop_id) if prop_id is not None else None,
             )
         )
     return tuple(paths)
 
 
-def _ids(parent: _Element, name: str) -> tuple[rq.ItemRef, ...]:
-    container = parent.find(m(name))
-    if container is None:
-        return ()
-    return tuple(_item_ref(el) for el in container.iterchildren(t("ItemId")))
+def _unsure(el: _Element) -> None:
+    """For what only the validator judges (extended property paths: enumerations, patterns)."""
+    return None
 
 
-def _bool(value: str) -> bool:
-    return value.strip() in ("true", "1")
+def _text(el: _Element) -> str:
+    return el.text or ""
 
 
-_READERS: dict[str, Callable[[_Element], rq.Request]] = {
-    "AddImGroup": lambda e: rq.AddImGroup(_text(e, "DisplayName")),
-    "SetImGroup": lambda e: rq.SetImGroup(_ref(e, "GroupId"), _text(e, "NewDisplayName")),
-    "RemoveImGroup": lambda e: rq.RemoveImGroup(_ref(e, "GroupId")),
-    "AddNewImContactToGroup": lambda e: rq.AddNewImContactToGroup(
-        _text(e, "ImAddress"), _opt_text(e, "DisplayName"), _opt_ref(e, "GroupId")
+def _plain_text(max_length: int) -> Callable[[_Element], str | None]:
+    """A t:NonEmptyStringType restricted to ``max_length`` characters, as in messages.xsd."""
+
+    def read_plain(el: _Element) -> str | None:
+        text: str | None = el.text
+        if text is None or not 0 < len(text) <= max_length or len(el) or el.keys():
+            return None
+        return text
+
+    return read_plain
+
+
+def _bool(el: _Element) -> bool:
+    return (el.text or "").strip() in ("true", "1")
+
+
+def _plain_bool(el: _Element) -> bool | None:
+    text = el.text
+    if text not in ("true", "false", "1", "0") or len(el) or el.keys():
+        return None
+    return text in ("true", "1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """How one kind of child element is read (see above)."""
+
+    read: Callable[[_Element], object]
+    read_plain: Callable[[_Element], object | None]
+    absent: object = None  # the value of an optional element that is not there
+
+
+_ITEM_REF = _Kind(_item_ref, _plain_item_ref)
+_ITEM_REFS = _Kind(_item_refs, _plain_item_refs, ())
+_PROPERTY_PATHS = _Kind(_property_paths, _unsure, ())
+_NAME = _Kind(_text, _plain_text(256))  # display names and telephone numbers (maxLength 256)
+_ADDRESS = _Kind(_text, _plain_text(320))  # SMTP, SIP and TEL addresses (maxLength 320)
+_BOOLEAN = _Kind(_bool, _plain_bool)
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One child element of an operation: messages-namespace name, kind, minOccurs 0 or 1."""
+
+    name: str
+    kind: _Kind
+    optional: bool = False
+
+
+# -- operations -------------------------------------------------------------------------------
+
+
+class _Operation:
+    """Reads one operation element into its request record, whose fields are the operation's
+    child elements in schema order (each at most once)."""
+
+    def __init__(self, name: str, build: Callable[..., rq.Request], *fields: _Field) -> None:
+        self.name = name
+        self.fields = fields
+        self._build = build
+        self._index = {m(f.name): i for i, f in enumerate(fields)}
+        self._absent = [f.kind.absent for f in fields]
+        self._required = sum(not f.optional for f in fields)
+
+    def read(self, el: _Element) -> rq.Request:
+        """Read an operation element the schema has accepted."""
+        values = list(self._absent)
+        for child in el:
+            i = self._index.get(child.tag)
+            if i is not None:
+                values[i] = self.fields[i].kind.read(child)
+        for field, value in zip(self.fields, values, strict=True):
+            if value is None and not field.optional:  # the schema makes this unreachable
+                raise schema_fault(f"The element '{field.name}' is missing.", _line(el), None)
+        return self._build(*values)
+
+    def read_plain(self, el: _Element) -> rq.Request | None:
+        """The request if the schema certainly accepts the element, else None: no attributes,
+        only white space beside the children, the children in order, none twice, none missing,
+        each one certain."""
+        if el.keys() or not _blank(el.text):
+            return None
+        values = list(self._absent)
+        after = required = 0  # children must come at index ``after`` or later
+        for child in el:
+            i = self._index.get(child.tag)
+            if i is None or i < after or not _blank(child.tail):
+                return None
+            field = self.fields[i]
+            value = field.kind.read_plain(child)
+            if value is None:
+                return None
+            values[i] = value
+            after = i + 1
+            required += not field.optional
+        return self._build(*values) if required == self._required else None
+
+
+class _AlwaysValidated(_Operation):
+    """FindPeople and GetUserPhoto: rarer, with richer shapes, read by their own functions
+    (ews/people.py) and always validated first."""
+
+    def __init__(self, name: str, read: Callable[[_Element], rq.Request]) -> None:
+        super().__init__(name, read)
+        self._read = read
+
+    def read(self, el: _Element) -> rq.Request:
+        return self._read(el)
+
+    def read_plain(self, el: _Element) -> rq.Request | None:
+        return None
+
+
+_OPERATION_LIST = (
+    _Operation("AddImGroup", rq.AddImGroup, _Field("DisplayName", _NAME)),
+    _Operation("SetImGroup", rq.SetImGroup, _Field("GroupId", _ITEM_REF), _Field("NewDisplayName", _NAME)),
+    _Operation("RemoveImGroup", rq.RemoveImGroup, _Field("GroupId", _ITEM_REF)),
+    _Operation(
+        "AddNewImContactToGroup",
+        rq.AddNewImContactToGroup,
+        _Field("ImAddress", _ADDRESS),
+        _Field("DisplayName", _NAME, optional=True),
+        _Field("GroupId", _ITEM_REF, optional=True),
     ),
-    "AddNewTelUriContactToGroup": lambda e: rq.AddNewTelUriContactToGroup(
-        _text(e, "TelUriAddress"),
-        _text(e, "ImContactSipUriAddress"),
-        _text(e, "ImTelephoneNumber"),
-        _opt_ref(e, "GroupId"),
+    _Operation(
+        "AddNewTelUriContactToGroup",
+        rq.AddNewTelUriContactToGroup,
+        _Field("TelUriAddress", _ADDRESS),
+        _Field("ImContactSipUriAddress", _ADDRESS),
+        _Field("ImTelephoneNumber", _NAME),
+        _Field("GroupId", _ITEM_REF, optional=True),
     ),
-    "AddImContactToGroup": lambda e: rq.AddImContactToGroup(_ref(e, "ContactId"), _opt_ref(e, "GroupId")),
-    "RemoveImContactFromGroup": lambda e: rq.RemoveImContactFromGroup(_ref(e, "ContactId"), _ref(e, "GroupId")),
-    "RemoveContactFromImList": lambda e: rq.RemoveContactFromImList(_ref(e, "ContactId")),
-    "GetImItemList": lambda e: rq.GetImItemList(_paths(e)),
-    "GetImItems": lambda e: rq.GetImItems(_ids(e, "ContactIds"), _ids(e, "GroupIds"), _paths(e)),
-    "AddDistributionGroupToImList": lambda e: rq.AddDistributionGroupToImList(
-        _text(e, "SmtpAddress"), _text(e, "DisplayName")
+    _Operation(
+        "AddImContactToGroup",
+        rq.AddImContactToGroup,
+        _Field("ContactId", _ITEM_REF),
+        _Field("GroupId", _ITEM_REF, optional=True),
     ),
-    "RemoveDistributionGroupFromImList": lambda e: rq.RemoveDistributionGroupFromImList(_ref(e, "GroupId")),
-    "SetImListMigrationCompleted": lambda e: rq.SetImListMigrationCompleted(
-        _bool(_text(e, "ImListMigrationCompleted"))
+    _Operation(
+        "RemoveImContactFromGroup",
+        rq.RemoveImContactFromGroup,
+        _Field("ContactId", _ITEM_REF),
+        _Field("GroupId", _ITEM_REF),
     ),
-    "FindPeople": read_find_people,
-    "GetUserPhoto": read_get_user_photo,
-}
+    _Operation("RemoveContactFromImList", rq.RemoveContactFromImList, _Field("ContactId", _ITEM_REF)),
+    _Operation("GetImItemList", rq.GetImItemList, _Field("ExtendedProperties", _PROPERTY_PATHS, optional=True)),
+    _Operation(
+        "GetImItems",
+        rq.GetImItems,
+        _Field("ContactIds", _ITEM_REFS, optional=True),
+        _Field("GroupIds", _ITEM_REFS, optional=True),
+        _Field("ExtendedProperties", _PROPERTY_PATHS, optional=True),
+    ),
+    _Operation(
+        "AddDistributionGroupToImList",
+        rq.AddDistributionGroupToImList,
+        _Field("SmtpAddress", _ADDRESS),
+        _Field("DisplayName", _NAME),
+    ),
+    _Operation("RemoveDistributionGroupFromImList", rq.RemoveDistributionGroupFromImList, _Field("GroupId", _ITEM_REF)),
+    _Operation(
+        "SetImListMigrationCompleted", rq.SetImListMigrationCompleted, _Field("ImListMigrationCompleted", _BOOLEAN)
+    ),
+    _AlwaysValidated("FindPeople", read_find_people),
+    _AlwaysValidated("GetUserPhoto", read_get_user_photo),
+)
 
-OPERATIONS: frozenset[str] = frozenset(_READERS)
+_OPERATIONS: dict[str, _Operation] = {m(op.name): op for op in _OPERATION_LIST}
+
+OPERATIONS: frozenset[str] = frozenset(op.name for op in _OPERATION_LIST)
+
+
+# -- SOAP headers ------------------------------------------------------------------------------
 
 # SOAP headers of requests that these operations define; anything else is ignored unless it
 # demands to be understood.
-_KNOWN_HEADERS = frozenset(
-    t(name) for name in ("RequestServerVersion", "MailboxCulture", "TimeZoneContext", "ExchangeImpersonation")
-)
-
-
-def _validate(el: _Element) -> None:
-    schema = _local.schema
-    if not schema.validate(el):
-        error = next(iter(schema.error_log))  # the first violation is the one to fix first
-        raise schema_fault(error.message, error.line, error.column)
+_KNOWN_HEADERS = frozenset((_REQUEST_SERVER_VERSION, _MAILBOX_CULTURE, t("TimeZoneContext"), _EXCHANGE_IMPERSONATION))
 
 
 def _headers(header: _Element | None) -> rq.Headers:
@@ -183,9 +364,10 @@ def _headers(header: _Element | None) -> rq.Headers:
     version = culture = None
     impersonation = None
     for el in header:
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if not isinstance(tag, str):
             continue
-        if el.tag not in _KNOWN_HEADERS:
+        if tag not in _KNOWN_HEADERS:
             if el.get(_MUST_UNDERSTAND) in ("1", "true"):
                 raise SoapFault(
                     ResponseCode.INVALID_REQUEST,
@@ -193,18 +375,33 @@ def _headers(header: _Element | None) -> rq.Headers:
                 )
             continue
         _validate(el)
-        local = etree.QName(el).localname
-        if local == "RequestServerVersion":
+        if tag == _REQUEST_SERVER_VERSION:
             version = el.get("Version")
-        elif local == "MailboxCulture":
+        elif tag == _MAILBOX_CULTURE:
             culture = (el.text or "").strip()
-        elif local == "ExchangeImpersonation":
-            sid = el.find(t("ConnectingSID"))
+        elif tag == _EXCHANGE_IMPERSONATION:
+            sid = el.find(_CONNECTING_SID)
             target = sid[0] if sid is not None and len(sid) else None
             if target is not None:
                 impersonation = rq.Impersonation(etree.QName(target).localname, (target.text or "").strip())
     return rq.Headers(request_server_version=version, mailbox_culture=culture, impersonation=impersonation)
 
+
+def _plain_headers(header: _Element | None) -> rq.Headers | None:
+    """The headers if there are none but ``<t:RequestServerVersion Version="..."/>``, exactly so,
+    each naming a supported version (every one is in the schema's enumeration); else None."""
+    version = None
+    if header is not None:
+        for el in header:
+            if el.tag != _REQUEST_SERVER_VERSION or el.text is not None or len(el) or el.keys() != ["Version"]:
+                return None
+            version = el.get("Version")
+            if version not in SUPPORTED_VERSIONS:
+                return None
+    return rq.Headers(request_server_version=version)
+
+
+# -- the envelope -----------------------------------------------------------------------------
 
 # True when some element sits deeper than MAX_DEPTH: evaluated in C, one pass over the levels.
 _TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
@@ -226,14 +423,31 @@ def _parse(body: bytes) -> _Element:
     if docinfo.doctype or docinfo.internalDTD is not None:
         # DTDs buy an attacker entity expansion and external fetches; SOAP forbids them anyway.
         raise schema_fault("A document type declaration is not allowed in a SOAP message.", 1, 1)
-    if _TOO_DEEP(root):
-        raise schema_fault(f"Elements are nested more than {MAX_DEPTH} deep.", None, None)
     return root
 
 
-def read_request(body: bytes) -> rq.Envelope:
-    """Decode one SOAP 1.1 request, or raise SoapFault."""
-    root = _parse(body)
+def _read_plain(root: _Element) -> rq.Envelope | None:
+    """The request if the document is an Envelope holding an optional Header of plain
+    RequestServerVersions and a Body of one operation the schema certainly accepts; else None.
+    Every element of such a document has been looked at, and it is at most five deep."""
+    if root.tag != _ENVELOPE or not 0 < len(root) <= 2:
+        return None
+    header, body = (None, root[0]) if len(root) == 1 else (root[0], root[1])
+    if body.tag != _BODY or len(body) != 1 or (header is not None and header.tag != _HEADER):
+        return None
+    headers = _plain_headers(header)
+    op_el = body[0]
+    operation = _OPERATIONS.get(op_el.tag)
+    if headers is None or operation is None:
+        return None
+    request = operation.read_plain(op_el)
+    return None if request is None else rq.Envelope(operation.name, request, headers)
+
+
+def _read_any(root: _Element) -> rq.Envelope:
+    """Any document: the request, or the fault for the first thing wrong with it."""
+    if _TOO_DEEP(root):
+        raise schema_fault(f"Elements are nested more than {MAX_DEPTH} deep.", None, None)
     if root.tag != _ENVELOPE:
         raise schema_fault(
             f"The root element '{etree.QName(root).localname}' is not a SOAP 1.1 Envelope (namespace '{SOAP}').",
@@ -252,8 +466,9 @@ def read_request(body: bytes) -> rq.Envelope:
             None,
         )
     op_el = children[0]
-    qname = etree.QName(op_el)
-    if qname.namespace != MESSAGES or qname.localname not in _READERS:
+    operation = _OPERATIONS.get(op_el.tag)
+    if operation is None:
+        qname = etree.QName(op_el)
         where = f"namespace '{qname.namespace}'" if qname.namespace else "no namespace"
         raise schema_fault(
             f"The element '{qname.localname}' in {where} is not an operation this server provides.",
@@ -265,4 +480,11 @@ def read_request(body: bytes) -> rq.Envelope:
     if version is not None and version not in SUPPORTED_VERSIONS:
         raise version_fault()
     _validate(op_el)
-    return rq.Envelope(qname.localname, _READERS[qname.localname](op_el), headers)
+    return rq.Envelope(operation.name, operation.read(op_el), headers)
+
+
+def read_request(body: bytes) -> rq.Envelope:
+    """Decode one SOAP 1.1 request, or raise SoapFault."""
+    root = _parse(body)
+    envelope = _read_plain(root)
+    return envelope if envelope is not None else _read_any(root)
