@@ -82,7 +82,9 @@ class GroupCommit:
     def _begin_waiting(self) -> None:
         """On the commit thread: BEGIN IMMEDIATE, retried until the store's busy timeout."""
         deadline = time.monotonic() + self._store.busy_timeout_ms / 1000
-        pause = 0.0005
+        # Another worker holds the lock for one batch and its fsync (about a millisecond): poll
+        # finely, where SQLite's own busy handler would sleep up to 100 ms between tries.
+        pause = 0.0001
         while True:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -91,7 +93,7 @@ class GroupCommit:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+            pause = min(pause * 2, 0.001)
 
     def _run(self, batch: list[_Job]) -> None:
         outcomes: list[_Outcome] = []
