@@ -250,6 +250,25 @@ def test_utf16_request(client):
     assert client.post(body).ok().find("m:ImGroup/t:DisplayName").text == "Sixteen \u00e9"
 
 
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "us-ascii", "windows-1252"])
+def test_ascii_compatible_encodings_are_read(client, encoding):
+    text = envelope("<m:AddImGroup><m:DisplayName>Caf\u00e9</m:DisplayName></m:AddImGroup>").decode()
+    body = text.replace('encoding="utf-8"', f'encoding="{encoding}"').encode(encoding, "xmlcharrefreplace")
+    assert client.post(body).ok().find("m:ImGroup/t:DisplayName").text == "Caf\u00e9"
+
+
+def test_utf7_cannot_smuggle_tags_past_the_tag_count(client):
+    """UTF-7 writes "<" as "+ADw-": the tag count before parsing would not see the tags."""
+    tags = "".join(f"<m:DisplayName>x{i}</m:DisplayName>" for i in range(30))
+    declaration, _, rest = envelope(f"<m:AddImGroup>{tags}</m:AddImGroup>").decode().partition("?>")
+    body = (declaration.replace('encoding="utf-8"', 'encoding="UTF-7"') + "?>" + rest.replace("<", "+ADw-")).encode()
+    assert body.count(b"<") == 1  # what the count sees: the declaration's
+    reply = client.post(body)
+    assert_fault_shape(reply, "ErrorSchemaValidation")
+    assert "UTF-7" in message_xml(reply)["Violation"]
+    assert not user_groups(client)
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 

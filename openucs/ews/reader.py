@@ -16,6 +16,7 @@ accepts, by one of two paths:
 For any document the plain path accepts, both give the same request (tests/test_reader_paths.py).
 """
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -407,9 +408,25 @@ def _plain_headers(header: _Element | None) -> rq.Headers | None:
 _TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 
 
+# The tag and attribute counts in _parse hold only where "<" and "=" are the bytes counted:
+# UTF-8 (what clients send), the ASCII-compatible encodings, UTF-16. UTF-7 can write "<" as
+# "+ADw-", so a declaration naming an encoding outside these is refused before parsing.
+_DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+_COUNTABLE_ENCODING = re.compile(r"utf-?8|utf-?16(le|be)?|(us-)?ascii|iso-?8859-\d+|windows-125\d|latin-?1", re.I)
+
+
+def _check_encoding(body: bytes) -> None:
+    declared = _DECLARED_ENCODING.match(body)
+    if declared is not None:
+        name = declared.group(1).decode("ascii", "replace")
+        if not _COUNTABLE_ENCODING.fullmatch(name):
+            raise schema_fault(f"The encoding '{name[:40]}' is not supported; send UTF-8.", 1, 1)
+
+
 def _parse(body: bytes) -> _Element:
     if not body.strip():
         raise schema_fault("The request body is empty.", None, None)
+    _check_encoding(body)
     # Counting bytes costs microseconds and bounds the tree before it is built: parse time and
     # memory grow with the number of nodes, not only with the body's size.
     if body.count(b"<") > MAX_TAGS or body.count(b"=") > MAX_ATTRIBUTES:
