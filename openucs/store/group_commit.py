@@ -20,7 +20,6 @@ then the batch waits for it on the commit thread, never on the loop.
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +29,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_BATCH = 64
+# What SQLite answers when another connection holds the lock a statement needs.
+LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 _Outcome = tuple["asyncio.Future[Any]", Any, Exception | None]
 
@@ -63,7 +64,7 @@ class GroupCommit:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
+            if exc.sqlite_errorcode not in LOCKED:
                 self._settle([(future, None, exc) for future, _, _ in batch])
                 return
             # Another process is writing: wait for its lock off the loop.
@@ -80,20 +81,8 @@ class GroupCommit:
             self._run(batch)
 
     def _begin_waiting(self) -> None:
-        """On the commit thread: BEGIN IMMEDIATE, retried until the store's busy timeout."""
-        deadline = time.monotonic() + self._store.busy_timeout_ms / 1000
-        # Another worker holds the lock for one batch and its fsync (about a millisecond): poll
-        # finely, where SQLite's own busy handler would sleep up to 100 ms between tries.
-        pause = 0.0001
-        while True:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.001)
+        """On the commit thread: BEGIN IMMEDIATE once the other process lets go of the lock."""
+        self._store.retry_while_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
 
     def _run(self, batch: list[_Job]) -> None:
         outcomes: list[_Outcome] = []
@@ -134,7 +123,3 @@ class GroupCommit:
 
 def _as_exception(error: BaseException) -> Exception:
     return error if isinstance(error, Exception) else RuntimeError(repr(error))
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

@@ -6,7 +6,7 @@ id that names another mailbox's item finds nothing.
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -94,6 +94,12 @@ _MAX_IDS = 500
 
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
+
+
+def _slices(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    """``ids`` in slices a statement takes: a request may name more ids than that."""
+    for start in range(0, len(ids), _MAX_IDS):
+        yield ids[start : start + _MAX_IDS]
 
 
 def _contact(row: Sequence[Any], props: tuple[ExtendedProperty, ...] = ()) -> Contact:
@@ -255,9 +261,7 @@ class SqlImList:
     def _contacts_among(self, contact_ids: Iterable[int], where: str) -> list[Contact]:
         ids = sorted(set(contact_ids))
         rows = []
-        # In slices: a request may name more ids than a statement takes parameters.
-        for start in range(0, len(ids), _MAX_IDS):
-            chunk = ids[start : start + _MAX_IDS]
+        for chunk in _slices(ids):
             rows += self._db.all(
                 f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? AND id IN ({_marks(chunk)}) "
                 f"{where} ORDER BY id",
@@ -310,8 +314,7 @@ class SqlImList:
         return bool(cursor.rowcount)  # rows deleted by the statement itself, not by its cascades
 
     def delete_contacts(self, contact_ids: Sequence[int]) -> None:
-        for start in range(0, len(contact_ids), _MAX_IDS):
-            chunk = contact_ids[start : start + _MAX_IDS]
+        for chunk in _slices(contact_ids):
             self._db.run(
                 f"DELETE FROM im_contacts WHERE mailbox_id = ? AND id IN ({_marks(chunk)})", (self.mailbox_id, *chunk)
             )

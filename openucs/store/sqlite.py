@@ -15,12 +15,12 @@ each in a savepoint of its own, and answers them all after the one fsync.
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from openucs.store.group_commit import GroupCommit
+from openucs.store.group_commit import LOCKED, GroupCommit
 from openucs.store.migrate import migrate, schema_version
 from openucs.store.sql import BUMP_LIST_VERSION, SqlSession, SqlTransaction
 
@@ -64,17 +64,24 @@ class SqliteStore:
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         """WAL is a property of the file, set by whichever process opens it first. While another
         process is converting a new file, SQLite answers "locked" at once rather than calling the
-        busy handler (that could deadlock), so the conversion is retried here, within the same
-        timeout every other lock wait has."""
+        busy handler (that could deadlock), so the conversion is retried."""
+        self.retry_while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+
+    def retry_while_locked(self, action: Callable[[], object]) -> None:
+        """``action()``, retried while another connection holds the lock it needs, until the
+        store's busy timeout. It polls finely: a lock is typically held for one batch and its
+        fsync (about a millisecond), where SQLite's own busy handler sleeps up to 100 ms."""
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.0001
         while True:
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
+                action()
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if exc.sqlite_errorcode not in LOCKED or time.monotonic() > deadline:
                     raise
-                time.sleep(0.01)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
 
     def writer(self) -> GroupCommit:
         if self._writer is None:  # made once, when the server is built
