@@ -99,23 +99,10 @@ def start_openucs(
 
 
 def start_bare(*, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
-    """The same HTTP server (uvicorn, same flags) with an app that returns a fixed response."""
+    """The same HTTP server (openucs.server, same flags) with an app that returns a fixed response."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--no-server-header",
-        ],
+        [sys.executable, "-m", "bench.bare_app", "--port", str(port), "--workers", str(workers)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

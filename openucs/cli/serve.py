@@ -1,4 +1,4 @@
-"""``openucs serve``: create and migrate the database, bootstrap the first account, run uvicorn."""
+"""``openucs serve``: create and migrate the database, bootstrap the first account, run the server."""
 
 import argparse
 import ipaddress
@@ -59,7 +59,7 @@ def bootstrap(store: Store, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - only the server needs it
+    from openucs import server  # noqa: PLC0415 - only serving needs uvicorn
 
     settings = Settings.from_env(
         database=args.database,
@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store.close()
     os.environ.update(settings.to_env())
     print(f"openucs: serving {settings.database} on {settings.host}:{settings.port}", flush=True)
-    uvicorn.run(
+    server.run(
         "openucs.app:app_from_env",
         factory=True,
         host=settings.host,

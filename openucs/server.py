@@ -1,0 +1,68 @@
+"""The HTTP server: uvicorn with its httptools protocol, changed in one respect.
+
+uvicorn writes a response's status line and headers as soon as the app starts the response,
+and the body when it comes: two sends, and with Nagle off two TCP segments — and two wakeups
+of a client that is waiting for its answer. Here a request's head waits for the first write of
+its body, and both leave in one send (a vectored write, no copy). Everything else is uvicorn's.
+
+``run`` is how both `openucs serve` and the benchmark's bare app are served, so the benchmark
+compares apps on the same server.
+"""
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+
+class _HeadHeldTransport:
+    """What one request's cycle writes through: the response head is held until the next write
+    (the body's first chunk, empty for HEAD), or the close that ends the response early."""
+
+    __slots__ = ("_transport", "_cycle", "_head", "_head_written")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._head_written = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.writelines((head, data))
+        elif not self._head_written and self._cycle.response_started:
+            # The first write once the response has started is its head (a "100 Continue"
+            # comes before the response starts, and goes out at once).
+            self._head_written = True
+            self._head = data
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def _flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, ...: the transport's
+        return getattr(self._transport, name)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, sending each small response in one write."""
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        cycle.transport = _HeadHeldTransport(cycle.transport, cycle)  # type: ignore[assignment]
+        super()._start_asgi_task(cycle, app)
+
+
+def run(app: str, *, factory: bool = False, **options: Any) -> None:
+    """Serve the ASGI app named ``app`` ("module:attribute") with uvicorn and this protocol;
+    ``options`` are uvicorn's (host, port, workers, ssl_certfile, ...)."""
+    uvicorn.run(app, factory=factory, http=HttpProtocol, **options)
