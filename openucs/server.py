@@ -18,9 +18,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 class _HeadHeldTransport:
     """What one request's cycle writes through: the response head is held until the next write
-    (the body's first chunk, empty for HEAD), or the close that ends the response early."""
+    (the body's first chunk), the end of the response (HEAD writes no body), or a close."""
 
-    __slots__ = ("_transport", "_cycle", "_head", "_head_written")
+    __slots__ = ("_cycle", "_head", "_head_written", "_transport")
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
@@ -42,10 +42,10 @@ class _HeadHeldTransport:
             self._transport.write(data)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self._head is not None:
             head, self._head = self._head, None
             self._transport.write(head)
@@ -58,7 +58,15 @@ class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, sending each small response in one write."""
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        cycle.transport = _HeadHeldTransport(cycle.transport, cycle)  # type: ignore[assignment]
+        held = _HeadHeldTransport(cycle.transport, cycle)
+        cycle.transport = held  # type: ignore[assignment]
+        completed = cycle.on_response
+
+        def on_response() -> None:  # a complete response owes nothing: flush before the next
+            held.flush()
+            completed()
+
+        cycle.on_response = on_response
         super()._start_asgi_task(cycle, app)
 
 
