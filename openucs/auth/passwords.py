@@ -98,7 +98,7 @@ class PasswordAuthenticator:
     def check_cached(self, email: str, password: str) -> Verdict:
         """A database read and a cache probe: microseconds."""
         email = email.strip().lower()
-        with self._store.transaction(write=False) as tx:
+        with self._store.autocommit() as tx:  # one statement
             user = tx.accounts.by_email(email)
         if user is None:
             return Verdict(None, False)

@@ -24,6 +24,11 @@ class Store(Protocol):
         other write to that mailbox, on every process and node, until it ends."""
         ...
 
+    def autocommit(self) -> AbstractContextManager[SqlTransaction]:
+        """No transaction: each statement runs alone, in a snapshot of its own. For a read of one
+        statement (BEGIN and COMMIT would cost as much again; on PostgreSQL, two more round trips)."""
+        ...
+
     def writer(self) -> Writer | None:
         """How the server runs write transactions, or None for its own thread pool."""
         ...

@@ -94,6 +94,11 @@ class PostgresStore:
                 raise
             cursor.execute("COMMIT")
 
+    @contextmanager
+    def autocommit(self) -> Iterator[SqlTransaction]:
+        with self._pool.connection() as conn, conn.cursor() as cursor:
+            yield SqlTransaction(SqlSession(cursor, "postgresql"))
+
     def writer(self) -> None:
         return None  # writes wait on the network and on row locks: the server's thread pool runs them
 

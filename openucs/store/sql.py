@@ -546,11 +546,20 @@ class AccountDirectory:
 class SqlTransaction:
     """What one request may touch: the accounts/directory and any one mailbox's IM list."""
 
+    # Every request makes a transaction and few touch the directory: its (stateless) parts are
+    # made when asked for.
     def __init__(self, db: SqlSession) -> None:
         self.db = db
         self.accounts = SqlAccounts(db)
-        self.directory = AccountDirectory(self.accounts)
-        self.people = SqlDirectory(db)  # the directory's search index and photos
+
+    @property
+    def directory(self) -> AccountDirectory:
+        return AccountDirectory(self.accounts)
+
+    @property
+    def people(self) -> SqlDirectory:
+        """The directory's search index and photos."""
+        return SqlDirectory(self.db)
 
     def imlist(self, mailbox_id: int, *, with_properties: bool = False) -> SqlImList:
         return SqlImList(self.db, mailbox_id, with_properties=with_properties)

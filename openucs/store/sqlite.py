@@ -97,45 +97,16 @@ class SqliteStore:
         finally:
             self._local.batch = None
 
-    @contextmanager
-    def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> Iterator[SqlTransaction]:
+    def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> "_Transaction":
         # The whole database is the lock unit here; lock_mailbox only raises the list's version.
         batch: sqlite3.Connection | None = getattr(self._local, "batch", None)
+        bump = lock_mailbox if write else None
         if batch is not None:
-            with self._savepoint(batch.cursor()) as tx:
-                if write and lock_mailbox is not None:
-                    tx.db.run(BUMP_LIST_VERSION, (lock_mailbox,))
-                yield tx
-            return
-        conn = self._connection()
-        cursor = conn.cursor()
-        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            if write and lock_mailbox is not None:
-                cursor.execute(BUMP_LIST_VERSION, (lock_mailbox,))
-            yield SqlTransaction(SqlSession(cursor, "sqlite"))
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
-            conn.commit()
-        finally:
-            cursor.close()
+            return _Transaction(batch, "SAVEPOINT job", bump, nested=True)
+        return _Transaction(self._connection(), "BEGIN IMMEDIATE" if write else "BEGIN", bump, nested=False)
 
-    @staticmethod
-    @contextmanager
-    def _savepoint(cursor: sqlite3.Cursor) -> Iterator[SqlTransaction]:
-        cursor.execute("SAVEPOINT job")
-        try:
-            yield SqlTransaction(SqlSession(cursor, "sqlite"))
-        except BaseException:
-            cursor.execute("ROLLBACK TO job")
-            cursor.execute("RELEASE job")
-            raise
-        else:
-            cursor.execute("RELEASE job")
-        finally:
-            cursor.close()
+    def autocommit(self) -> "_Autocommit":
+        return _Autocommit(self._connection())
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as tx:
@@ -154,3 +125,66 @@ class SqliteStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+class _Transaction:
+    """One transaction on a connection, or a savepoint inside a group commit's batch. A class, not
+    a generator-based context manager: every request opens one or two, and this costs a third."""
+
+    __slots__ = ("_begin", "_bump", "_conn", "_cursor", "_nested")
+
+    def __init__(self, conn: sqlite3.Connection, begin: str, bump: int | None, *, nested: bool) -> None:
+        self._conn = conn
+        self._begin = begin
+        self._bump = bump
+        self._nested = nested
+
+    def __enter__(self) -> SqlTransaction:
+        cursor = self._cursor = self._conn.cursor()
+        cursor.execute(self._begin)
+        if self._bump is not None:
+            try:
+                cursor.execute(BUMP_LIST_VERSION, (self._bump,))
+            except BaseException:
+                self._end(failed=True)
+                raise
+        return SqlTransaction(SqlSession(cursor, "sqlite"))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        self._end(failed=exc_type is not None)
+
+    def _end(self, *, failed: bool) -> None:
+        cursor, conn = self._cursor, self._conn
+        try:
+            if self._nested:
+                if failed:
+                    cursor.execute("ROLLBACK TO job")
+                cursor.execute("RELEASE job")
+            elif failed:
+                conn.rollback()
+            else:
+                try:
+                    conn.commit()
+                except BaseException:
+                    if conn.in_transaction:  # never leave the connection inside a dead transaction
+                        conn.rollback()
+                    raise
+        finally:
+            cursor.close()
+
+
+class _Autocommit:
+    """Statements outside any transaction, each reading a snapshot of its own: for a read of one
+    statement, where BEGIN and COMMIT would double the work."""
+
+    __slots__ = ("_conn", "_cursor")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> SqlTransaction:
+        self._cursor = self._conn.cursor()
+        return SqlTransaction(SqlSession(self._cursor, "sqlite"))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        self._cursor.close()
