@@ -343,3 +343,51 @@ def test_the_plain_readers_follow_the_schema():
 def test_people_operations_are_always_validated(operation):
     el = etree.fromstring(f'<m:{operation} xmlns:m="{M}"/>')
     assert reader._OPERATIONS[el.tag].read_plain(el) is None
+
+
+# -- requests that name no ids are decoded once per process
+
+
+def _list_body(spacing: str = "") -> bytes:
+    return (
+        f'<s:Envelope xmlns:s="{SOAP}" xmlns:m="{M}" xmlns:t="{T}">{spacing}'
+        '<s:Header><t:RequestServerVersion Version="Exchange2013"/></s:Header>'
+        "<s:Body><m:GetImItemList/></s:Body></s:Envelope>"
+    ).encode()
+
+
+def test_a_repeated_get_im_item_list_is_decoded_once():
+    reader._repeated.clear()
+    body = _list_body()
+    first = reader.read_request(body)
+    assert reader.read_request(bytes(body)) is first  # equal bytes, another object: same answer
+    assert first == reader._read_any(reader._parse(body))
+
+
+def test_requests_naming_ids_are_not_kept():
+    reader._repeated.clear()
+    body = (
+        f'<s:Envelope xmlns:s="{SOAP}" xmlns:m="{M}" xmlns:t="{T}"><s:Body><m:GetImItems>'
+        '<m:ContactIds><t:ItemId Id="AAA="/></m:ContactIds></m:GetImItems></s:Body></s:Envelope>'
+    ).encode()
+    assert reader.read_request(body) is not reader.read_request(body)
+    assert reader._repeated == {}
+
+
+def test_a_refused_request_is_refused_every_time():
+    reader._repeated.clear()
+    body = _list_body().replace(b"Exchange2013", b"Exchange2007")
+    for _ in range(2):
+        with pytest.raises(SoapFault):
+            reader.read_request(body)
+    assert reader._repeated == {}
+
+
+def test_varied_bytes_cannot_grow_the_kept_requests():
+    reader._repeated.clear()
+    for n in range(3 * reader._REPEATED_MAX):
+        reader.read_request(_list_body(" " * n))
+        assert len(reader._repeated) <= reader._REPEATED_MAX
+    big = _list_body(" " * reader._REPEATED_MAX_BYTES)
+    reader.read_request(big)
+    assert big not in reader._repeated

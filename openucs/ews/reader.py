@@ -500,8 +500,27 @@ def _read_any(root: _Element) -> rq.Envelope:
     return rq.Envelope(operation.name, operation.read(op_el), headers)
 
 
+# Every client of a kind sends the same bytes for a request that names no ids — every SIPE
+# client's GetImItemList is one envelope — so such requests are decoded once per process.
+# Requests that name ids are seldom repeated and are not kept. Decoded requests are never
+# modified (with_if_none_match copies), so one may answer many.
+_REPEATED_OPERATIONS = frozenset({"GetImItemList"})
+_REPEATED_MAX = 256  # envelopes kept; at most 4 KiB each
+_REPEATED_MAX_BYTES = 4096
+_repeated: dict[bytes, rq.Envelope] = {}
+
+
 def read_request(body: bytes) -> rq.Envelope:
     """Decode one SOAP 1.1 request, or raise SoapFault."""
+    envelope = _repeated.get(body)
+    if envelope is not None:
+        return envelope
     root = _parse(body)
     envelope = _read_plain(root)
-    return envelope if envelope is not None else _read_any(root)
+    if envelope is None:
+        return _read_any(root)
+    if envelope.operation in _REPEATED_OPERATIONS and len(body) <= _REPEATED_MAX_BYTES:
+        if len(_repeated) >= _REPEATED_MAX:  # a client varying its bytes cannot grow this
+            _repeated.clear()
+        _repeated[body] = envelope
+    return envelope
