@@ -21,7 +21,8 @@ import json
 import os
 import sys
 import threading
-from datetime import UTC, datetime
+import time
+from json.encoder import encode_basestring
 from typing import Any
 
 MAX_FIELD = 512  # characters kept of any one value: a client cannot make lines arbitrarily long
@@ -33,6 +34,7 @@ class AuditLog:
         self.target = target
         self._own_fd = False
         self._lock = threading.Lock()
+        self._second = (-1, "")
         if target == "off":
             self._fd: int | None = None
         elif target in ("stderr", "-"):
@@ -59,23 +61,39 @@ class AuditLog:
     ) -> None:
         if self._fd is None:
             return
-        record: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "event": event,
-            "request_id": request_id,
-            "client": client,
-            "caller": caller[:MAX_FIELD],
-            "mailbox": mailbox[:MAX_FIELD] if mailbox is not None else None,
-            "operation": operation,
-            "result": result,
-        }
-        for key, value in extra.items():
-            record[key] = value[:MAX_FIELD] if isinstance(value, str) else value
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        fields = [
+            f'{{"time":"{self._now()}","event":{_json(event)},"request_id":{_json(request_id)}',
+            f'"client":{_json(client)},"caller":{_json(caller[:MAX_FIELD])}',
+            f'"mailbox":{_json(mailbox[:MAX_FIELD] if mailbox is not None else None)}',
+            f'"operation":{_json(operation)},"result":{_json(result)}',
+        ]
+        fields.extend(
+            f"{_json(key)}:{_json(value[:MAX_FIELD] if isinstance(value, str) else value)}"
+            for key, value in extra.items()
+        )
+        line = (",".join(fields) + "}\n").encode("utf-8")
         with self._lock:  # writes also come from worker threads; one os.write per line either way
             os.write(self._fd, line)
+
+    def _now(self) -> str:
+        """UTC to the millisecond, ISO 8601 with Z. The part down to the second is made once a second."""
+        now = time.time()
+        second, text = self._second  # one tuple: threads never pair one second with another's text
+        if second != int(now):
+            second = int(now)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int((now - second) * 1000):03d}Z"
 
     def close(self) -> None:
         if self._own_fd and self._fd is not None:
             os.close(self._fd)
         self._fd = None
+
+
+def _json(value: Any) -> str:
+    """``value`` as json.dumps(ensure_ascii=False) writes it; strings through the same C escaper,
+    without building a dict per line and encoding it whole (every write is audited)."""
+    if isinstance(value, str):
+        return str(encode_basestring(value))
+    return json.dumps(value, ensure_ascii=False)

@@ -3,7 +3,8 @@ event — time, request id, caller, mailbox, operation, result — written so a 
 take it as it is: one object per line, lines never split, control characters escaped."""
 
 import json
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 
 import httpx
 
@@ -92,3 +93,25 @@ def test_audit_lines_are_whole_and_bounded(tmp_path):
     assert len(json.loads(line)["caller"]) == 512
     assert (tmp_path / "a.log").stat().st_mode & 0o777 == 0o600
     AuditLog("off").event("write", request_id="r", client="c", caller="c", mailbox="m", operation="o", result="r")
+
+
+def test_audit_lines_are_what_json_dumps_writes(tmp_path):
+    path = tmp_path / "a.log"
+    log = AuditLog(str(path))
+    values = {
+        "request_id": 'r"1\\',
+        "client": "::1",
+        "caller": "zoë \u2028 \x01\ttab@example.com",
+        "mailbox": None,
+        "operation": "AddImGroup",
+        "result": "ErrorServerBusy",
+    }
+    log.event("throttled", **values, in_flight=27, delay_ms=None, reason="x" * 600, auth="basic")
+    log.close()
+    line = path.read_text("utf-8")
+    record = json.loads(line)
+    expected = {"time": record["time"], "event": "throttled", **values}
+    expected.update(in_flight=27, delay_ms=None, reason="x" * 512, auth="basic")
+    assert line == json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n"
+    stamp = datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs(stamp.timestamp() - time.time()) < 5
