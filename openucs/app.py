@@ -9,6 +9,7 @@ from openucs.auth.passwords import PasswordAuthenticator
 from openucs.auth.throttle import LoginThrottle
 from openucs.config import Settings
 from openucs.domain.model import Limits
+from openucs.ews.fragments import FragmentCache
 from openucs.http import HttpApp
 from openucs.ops.cache import ListCache
 from openucs.ops.ids import IdCodec
@@ -29,7 +30,8 @@ def id_codec(store: Store) -> IdCodec:
 def build_service(store: Store, settings: Settings) -> Service:
     limits = Limits(contacts=settings.max_contacts, groups=settings.max_groups)
     cache = ListCache(settings.list_cache_mb * 1024 * 1024) if settings.list_cache_mb > 0 else None
-    return Service(store, id_codec(store), limits, cache)
+    fragments = FragmentCache(settings.render_cache_mb * 1024 * 1024) if settings.render_cache_mb > 0 else None
+    return Service(store, id_codec(store), limits, cache, fragments)
 
 
 def build_app(settings: Settings) -> HttpApp:

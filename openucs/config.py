@@ -23,6 +23,7 @@ class Settings:
     max_groups: int = 64
     public_url: str | None = None
     list_cache_mb: int = 64  # per process: rendered GetImItemList answers (0 turns it off)
+    render_cache_mb: int = 32  # per process: rendered list items, reused by later answers (0 turns it off)
     log_level: str = "info"
     access_log: bool = True
     # -- security (issue 4; README "Security")
@@ -78,6 +79,7 @@ _INTS |= {
 }
 _PATHS |= {"jwt_key_file", "jwt_jwks_file"}
 _BOOLS |= {"insecure_http"}
+_INTS |= {"render_cache_mb"}
 
 
 def _convert(name: str, raw: str) -> object:

@@ -8,6 +8,7 @@ import pytest
 from openucs.auth.passwords import hash_password
 from openucs.config import Settings
 from openucs.domain.model import Limits
+from openucs.ews.fragments import FragmentCache
 from openucs.ops.cache import ListCache
 from openucs.ops.ids import IdCodec
 from openucs.ops.service import Service
@@ -74,8 +75,9 @@ def limits() -> Limits:
 
 @pytest.fixture
 def service(store, limits) -> Service:
-    # With the list cache, as served: every in-process test also checks it is never stale.
-    return Service(store, IdCodec(b"k" * 32), limits, ListCache(8 * 1024 * 1024))
+    # With the list cache and the rendered-item cache, as served: every in-process test also
+    # checks that neither is ever stale.
+    return Service(store, IdCodec(b"k" * 32), limits, ListCache(8 * 1024 * 1024), FragmentCache(4 * 1024 * 1024))
 
 
 def make_user(store, email: str, name: str = "", password: str = PASSWORD):

@@ -59,15 +59,15 @@ def im_address_key(address: str) -> str:
 
 
 def missing_system_groups(groups: Iterable[Group]) -> bool:
-    present = {g.kind for g in groups if g.kind.is_system}
-    return len(present) < len(SYSTEM_GROUP_NAMES)
+    present = {g.kind for g in groups}
+    return not all(kind in present for kind in SYSTEM_GROUP_NAMES)
 
 
 def item_list(repo: ImListRepository) -> ImList:
     """Every group, and every contact that is a member of one (GetImItemList)."""
     groups = repo.groups()
     member_ids = {cid for g in groups for cid in g.members}
-    contacts = tuple(c for c in repo.contacts() if c.id in member_ids)
+    contacts = tuple([c for c in repo.contacts() if c.id in member_ids])
     return ImList(tuple(groups), contacts)
 
 

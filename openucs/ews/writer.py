@@ -9,9 +9,11 @@ Microsoft's schema. Values are escaped here and nowhere else.
 
 import base64
 import re
+from collections.abc import Hashable
 
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault, XmlDetail
+from openucs.ews.fragments import FragmentCache
 from openucs.ews.namespaces import ERRORS, MESSAGES, SOAP, TYPES
 from openucs.ews.requests import PropertyPath
 from openucs.ews.responses import (
@@ -94,7 +96,7 @@ def _group(group: ImGroupView, tag: str) -> str:
     parts = [
         f"<{tag}><t:DisplayName>{esc(group.display_name)}</t:DisplayName>"
         f"<t:GroupType>{group.group_type}</t:GroupType>"
-        f'<t:ExchangeStoreId Id="{group.exchange_store_id.id}" ChangeKey="{GROUP_CHANGE_KEY}"/>'
+        f'<t:ExchangeStoreId Id="{group.exchange_store_id}" ChangeKey="{GROUP_CHANGE_KEY}"/>'
     ]
     if group.members:
         parts.append("<t:MemberCorrelationKey>")
@@ -211,18 +213,86 @@ def _persona(p: PersonaView, tag: str) -> str:
     )
 
 
-def _item_list(items: ImItemListView) -> str:
+def _item_list(items: ImItemListView, fragments: FragmentCache | None) -> list[str]:
     parts = ["<m:ImItemList>"]
     if items.groups is not None:
         parts.append("<t:Groups>")
-        parts.extend(_group(g, "t:ImGroup") for g in items.groups)
+        if fragments is None:
+            parts.extend(_group(g, "t:ImGroup") for g in items.groups)
+        else:
+            parts += _cached_groups(items.groups, fragments)
         parts.append("</t:Groups>")
     if items.personas is not None:
         parts.append("<t:Personas>")
-        parts.extend(_persona(p, "t:Persona") for p in items.personas)
+        if fragments is None:
+            parts.extend(_persona(p, "t:Persona") for p in items.personas)
+        else:
+            parts += _cached_personas(items.personas, fragments)
         parts.append("</t:Personas>")
     parts.append("</m:ImItemList>")
-    return "".join(parts)
+    return parts
+
+
+# The keys below hold every field the renderer reads (tests/test_render_cache.py checks that each
+# field changes the key), led by the element's tag. Built inline: this runs once per list item.
+def _cached_groups(groups: tuple[ImGroupView, ...], fragments: FragmentCache) -> list[str]:
+    lookup, lookup_old = fragments.lookup, fragments.lookup_old
+    out = []
+    missed: list[tuple[Hashable, str]] = []
+    for g in groups:
+        key = (
+            "t:ImGroup",
+            g.display_name,
+            g.group_type,
+            g.exchange_store_id,
+            g.members,
+            g.extended_properties,
+            g.smtp_address,
+        )
+        fragment = lookup(key)
+        if fragment is None:
+            fragment = lookup_old(key)
+            if fragment is None:
+                fragment = _group(g, "t:ImGroup")
+            missed.append((key, fragment))
+        out.append(fragment)
+    if missed:
+        fragments.add(missed)
+    return out
+
+
+def _cached_personas(personas: tuple[PersonaView, ...], fragments: FragmentCache) -> list[str]:
+    lookup, lookup_old = fragments.lookup, fragments.lookup_old
+    out = []
+    missed: list[tuple[Hashable, str]] = []
+    for p in personas:
+        key = (
+            "t:Persona",
+            p.persona_id,
+            p.creation_time,
+            p.display_name,
+            p.source_id,
+            p.folder_id,
+            p.im_address,
+            p.email_address,
+            p.given_name,
+            p.surname,
+            p.title,
+            p.department,
+            p.company_name,
+            tuple([(ph.number, ph.type) for ph in p.phones]) if p.phones else (),
+            p.extended_properties,
+        )
+        fragment = lookup(key)
+        if fragment is None:
+            fragment = lookup_old(key)
+            if fragment is None:
+                fragment = _persona(p, "t:Persona")
+            missed.append((key, fragment))
+        out.append(fragment)
+    if missed:
+        fragments.add(missed)
+    return out
 
 
 def _directory_persona(p: DirectoryPersonaView) -> str:
@@ -281,19 +351,21 @@ def _user_photo(view: UserPhotoView) -> str:
     return f"<m:HasChanged>{changed}</m:HasChanged><m:PictureData>{data}</m:PictureData>"
 
 
-def _payload(response: Response) -> str:
+def _payload(response: Response, fragments: FragmentCache | None) -> list[str]:
+    """The payload's text in parts, joined once with the envelope: a 1000-contact list is 2 MB,
+    and each join or f-string around it would copy it again."""
     payload = response.payload
     if payload is None:
-        return ""
+        return []
     if isinstance(payload, ImGroupView):
-        return _group(payload, "m:ImGroup")
+        return [_group(payload, "m:ImGroup")]
     if isinstance(payload, PersonaView):
-        return _persona(payload, "m:Persona")
+        return [_persona(payload, "m:Persona")]
     if isinstance(payload, PeopleView):
-        return _people(payload)
+        return [_people(payload)]
     if isinstance(payload, UserPhotoView):
-        return _user_photo(payload)
-    return _item_list(payload)
+        return [_user_photo(payload)]
+    return _item_list(payload, fragments)
 
 
 # Error responses carry no payload, except where the schema requires an element after the
@@ -313,22 +385,22 @@ def _message_xml(details: tuple[XmlDetail, ...], tag: str, declare: str = "") ->
     return f"<{tag}{declare}>{inner}</{tag}>"
 
 
-def write_response(response: Response, version: str) -> bytes:
-    """The whole SOAP envelope of one operation's response."""
+def write_response(response: Response, version: str, fragments: FragmentCache | None = None) -> bytes:
+    """The whole SOAP envelope of one operation's response; list items are looked up in (and
+    added to) ``fragments`` when given."""
     op = response.operation
     head = f'{_ENVELOPE_OPEN}<s:Header><t:ServerVersionInfo {_BUILD} Version="{attr(version)}"/></s:Header><s:Body>'
     if response.code is ResponseCode.NO_ERROR:
-        body = (
-            f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
-            f"{_payload(response)}</m:{op}Response>"
-        )
-    else:
-        body = (
-            f'<m:{op}Response ResponseClass="Error"><m:MessageText>{esc(response.message_text or "")}'
-            f"</m:MessageText><m:ResponseCode>{response.code}</m:ResponseCode>"
-            f"<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{_message_xml(response.message_xml, 'm:MessageXml')}"
-            f"{_ERROR_TAIL.get(op, '')}</m:{op}Response>"
-        )
+        parts = [head, f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>']
+        parts += _payload(response, fragments)
+        parts.append(f"</m:{op}Response></s:Body></s:Envelope>")
+        return "".join(parts).encode()
+    body = (
+        f'<m:{op}Response ResponseClass="Error"><m:MessageText>{esc(response.message_text or "")}'
+        f"</m:MessageText><m:ResponseCode>{response.code}</m:ResponseCode>"
+        f"<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{_message_xml(response.message_xml, 'm:MessageXml')}"
+        f"{_ERROR_TAIL.get(op, '')}</m:{op}Response>"
+    )
     return f"{head}{body}</s:Body></s:Envelope>".encode()
 
 

@@ -1,7 +1,7 @@
 """Domain objects → response views: ids encoded, extended properties filtered to those asked."""
 
-from openucs.domain.model import Contact, ExtendedProperty, Group, ImList, PropertyKey
-from openucs.ews.requests import ItemRef, PropertyPath
+from openucs.domain.model import Contact, ExtendedProperty, Group, GroupKind, ImList, PropertyKey
+from openucs.ews.requests import PropertyPath
 from openucs.ews.responses import (
     ExtendedPropertyValue,
     ImGroupView,
@@ -10,6 +10,8 @@ from openucs.ews.responses import (
     PhoneView,
 )
 from openucs.ops.ids import QUICK_CONTACTS_FOLDER, IdCodec, IdKind
+
+_NONE_WANTED: frozenset[str] = frozenset()
 
 
 def property_key(path: PropertyPath) -> PropertyKey:
@@ -24,6 +26,8 @@ def property_key(path: PropertyPath) -> PropertyKey:
 
 
 def wanted_keys(paths: tuple[PropertyPath, ...]) -> frozenset[str]:
+    if not paths:  # most requests ask for none; this runs twice per list read
+        return _NONE_WANTED
     return frozenset(property_key(p).canonical() for p in paths)
 
 
@@ -48,27 +52,37 @@ def _properties(props: tuple[ExtendedProperty, ...], wanted: frozenset[str]) -> 
     )
 
 
+# Module constants: reading a member off an enum class costs ~0.07 µs in Python 3.11, and
+# ``.value`` ~0.1 µs; these run several times per item of every list read.
+_GROUP, _CONTACT, _PERSONA = IdKind.GROUP, IdKind.CONTACT, IdKind.PERSONA
+_GROUP_TYPES: dict[GroupKind, str] = {kind: kind.value for kind in GroupKind}
+
+
 class ViewMaker:
     def __init__(self, codec: IdCodec, mailbox_id: int, wanted: frozenset[str] = frozenset()) -> None:
-        self._codec = codec
+        self._encode = codec.encode
         self._mailbox = mailbox_id
         self._wanted = wanted
         self._folder = codec.encode(mailbox_id, IdKind.FOLDER, QUICK_CONTACTS_FOLDER)
 
     def group(self, group: Group) -> ImGroupView:
-        encode = self._codec.encode
+        encode = self._encode
         mailbox = self._mailbox
+        members = group.members
+        props = group.extended_properties
+        # Positional, in ImGroupView's field order: this runs once per group of the list.
         return ImGroupView(
-            display_name=group.display_name,
-            group_type=group.kind.value,
-            exchange_store_id=ItemRef(encode(mailbox, IdKind.GROUP, group.id)),
-            members=tuple([encode(mailbox, IdKind.CONTACT, c) for c in group.members]),
-            extended_properties=_properties(group.extended_properties, self._wanted),
-            smtp_address=group.smtp_address,
+            group.display_name,
+            _GROUP_TYPES[group.kind],
+            encode(mailbox, _GROUP, group.id),
+            tuple([encode(mailbox, _CONTACT, c) for c in members]) if members else (),
+            _properties(props, self._wanted) if props else (),
+            group.smtp_address,
         )
 
     def persona(self, contact: Contact) -> PersonaView:
-        encode = self._codec.encode
+        encode = self._encode
+        mailbox = self._mailbox
         card = contact.card
         phones: tuple[PhoneView, ...] = ()
         if card.business_phone or card.mobile_phone:
@@ -77,12 +91,13 @@ class ViewMaker:
                 for number, kind in ((card.business_phone, "Business"), (card.mobile_phone, "Mobile"))
                 if number
             )
+        props = contact.extended_properties
         # Positional, in PersonaView's field order: this runs once per contact of the list.
         return PersonaView(
-            encode(self._mailbox, IdKind.PERSONA, contact.id),
+            encode(mailbox, _PERSONA, contact.id),
             contact.created,
             card.display_name,
-            encode(self._mailbox, IdKind.CONTACT, contact.id),
+            encode(mailbox, _CONTACT, contact.id),
             self._folder,
             contact.im_address,
             card.email_address,
@@ -92,12 +107,13 @@ class ViewMaker:
             card.department,
             card.company_name,
             phones,
-            _properties(contact.extended_properties, self._wanted) if contact.extended_properties else (),
+            _properties(props, self._wanted) if props else (),
         )
 
     def item_list(self, items: ImList, *, omit_empty: bool) -> ImItemListView:
-        groups = tuple([self.group(g) for g in items.groups])
-        personas = tuple([self.persona(c) for c in items.contacts])
+        group, persona = self.group, self.persona
+        groups = tuple([group(g) for g in items.groups])
+        personas = tuple([persona(c) for c in items.contacts])
         if omit_empty:  # GetImItems leaves out empty arrays; GetImItemList always writes both
             return ImItemListView(groups or None, personas or None)
         return ImItemListView(groups, personas)
