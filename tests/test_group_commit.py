@@ -137,3 +137,54 @@ def test_another_process_holding_the_write_lock_never_stalls_the_loop(sqlite_sto
     other.close()
     assert ticks == 20 and group_id
     assert _names(sqlite_store, user.id) == {"late"}
+
+
+def test_a_read_that_must_write_waits_for_the_write_lock_off_the_loop(sqlite_store):
+    """GetImItemList creates a mailbox's missing system groups. On the event loop that write
+    must go through the group commit: taking the lock on the loop's own connection would stall
+    every request, and deadlock once the group commit holds the lock waiting for the loop."""
+    from openucs.domain.model import Limits  # noqa: PLC0415
+    from openucs.ops.ids import IdCodec  # noqa: PLC0415
+    from openucs.ops.service import Service  # noqa: PLC0415
+    from tests.asgi_support import client, make_app, post  # noqa: PLC0415
+    from tests.support import Reply, T, validate_envelope  # noqa: PLC0415
+
+    lazy = make_user(sqlite_store, "lazy@example.com")
+    make_user(sqlite_store, "busy@example.com")
+    with sqlite_store.transaction(write=True) as tx:
+        tx.db.run("DELETE FROM im_groups WHERE mailbox_id = ?", (lazy.id,))
+    app = make_app(Service(sqlite_store, IdCodec(b"k" * 32), Limits()))
+    writer = sqlite_store.writer()
+    real_run = writer.run
+    entered = asyncio.Event()
+
+    async def run(fn, *args):
+        entered.set()
+        return await real_run(fn, *args)
+
+    writer.run = run
+    other_process = sqlite3.connect(sqlite_store.path, isolation_level=None)
+
+    async def scenario() -> tuple[Reply, Reply]:
+        async with client(app) as c:
+            for user in ("lazy@example.com", "busy@example.com"):  # sign in (argon2) beforehand
+                assert (await post(c, "<m:GetImItems/>", user)).status_code == 200
+            other_process.execute("BEGIN IMMEDIATE")
+            try:
+                lazy_list = asyncio.ensure_future(post(c, "<m:GetImItemList/>", "lazy@example.com"))
+                await asyncio.wait_for(entered.wait(), 10)  # the read went to the write path ...
+                busy = await asyncio.wait_for(post(c, "<m:GetImItemList/>", "busy@example.com"), 10)
+                assert not lazy_list.done()  # ... where it waits for the lock, off the loop
+            finally:
+                other_process.rollback()
+            lazy_answer = await asyncio.wait_for(lazy_list, 10)
+            return (
+                Reply(busy.status_code, validate_envelope(busy.content)),
+                Reply(lazy_answer.status_code, validate_envelope(lazy_answer.content)),
+            )
+
+    busy, lazy_reply = asyncio.run(scenario())
+    other_process.close()
+    assert busy.ok() and lazy_reply.ok()
+    names = {g.findtext(f"{{{T}}}DisplayName") for g in lazy_reply.findall("m:ImItemList/t:Groups/t:ImGroup")}
+    assert names == {"Favorites", "Other Contacts", "Tagged"}

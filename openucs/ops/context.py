@@ -12,6 +12,11 @@ from openucs.store.port import Store
 from openucs.store.sql import SqlTransaction
 
 
+class WriteNeeded(Exception):
+    """A read found it must write (a mailbox's missing system groups) where it may not: the
+    server runs the request again on its write path."""
+
+
 # Not frozen (handlers never change it): one per request, and a frozen dataclass costs ~3x more to build.
 @dataclass(slots=True)
 class Context:
@@ -21,11 +26,16 @@ class Context:
     caller: User  # the authenticated account
     mailbox_id: int  # whose IM list the request acts on
     request_id: str
+    # Set where a write transaction would wait on the event loop that runs it: the embedded
+    # store's group commit may hold the write lock until the loop runs its batch.
+    read_only: bool = False
 
     def read(self) -> AbstractContextManager[SqlTransaction]:
         return self.store.transaction(write=False)
 
     def write(self) -> AbstractContextManager[SqlTransaction]:
+        if self.read_only:
+            raise WriteNeeded
         return self.store.transaction(write=True, lock_mailbox=self.mailbox_id)
 
     def _item(self, ref: ItemRef, kind: IdKind, unknown: type[de.ImListError]) -> int:

@@ -17,7 +17,7 @@ from openucs.ews.responses import Response
 from openucs.ews.versions import DEFAULT_VERSION
 from openucs.ews.writer import write_fault, write_response
 from openucs.ops.cache import ListCache
-from openucs.ops.context import Context
+from openucs.ops.context import Context, WriteNeeded
 from openucs.ops.errors import EXPECTED_ERRORS, code_response, error_response
 from openucs.ops.ids import IdCodec
 from openucs.ops.impersonation import resolve_target
@@ -71,14 +71,14 @@ class Service:
     def writes(envelope: Envelope) -> bool:
         return envelope.operation not in READ_ONLY
 
-    def execute(self, envelope: Envelope, caller: User, request_id: str) -> Outcome:
+    def execute(self, envelope: Envelope, caller: User, request_id: str, *, read_only: bool = False) -> Outcome:
         """The second half of ``handle``: run a decoded request and write its response."""
         key = self._list_cache_key(envelope, caller)
         if key is not None and self.list_cache is not None:
             body = self.list_cache.get(caller.id, key)
             if body is not None:
                 return Outcome(200, body, envelope.operation)
-        outcome = self._execute(envelope, caller, request_id)
+        outcome = self._execute(envelope, caller, request_id, read_only)
         if key is not None and self.list_cache is not None and outcome.response_code == ResponseCode.NO_ERROR:
             self.list_cache.put(caller.id, key, outcome.body)
         return outcome
@@ -93,7 +93,7 @@ class Service:
         version = envelope.headers.request_server_version or DEFAULT_VERSION
         return (caller.list_version, version, wanted_keys(request.extended_properties))
 
-    def _execute(self, envelope: Envelope, caller: User, request_id: str) -> Outcome:
+    def _execute(self, envelope: Envelope, caller: User, request_id: str, read_only: bool = False) -> Outcome:
         operation = envelope.operation
         version = envelope.headers.request_server_version or DEFAULT_VERSION
         impersonation = envelope.headers.impersonation
@@ -109,7 +109,7 @@ class Service:
                 log.exception("request %s: impersonation of %r failed", request_id, impersonation.value)
                 response = code_response(operation, ResponseCode.INTERNAL_SERVER_ERROR)
                 return Outcome(200, write_response(response, version), operation, response.code.value)
-        ctx = Context(self.store, self.codec, self.limits, caller, mailbox_id, request_id)
+        ctx = Context(self.store, self.codec, self.limits, caller, mailbox_id, request_id, read_only)
         response = self._run(envelope.request, operation, ctx)
         mailbox = impersonation.value if impersonation is not None else None
         body = write_response(response, version, self.fragments)
@@ -125,6 +125,8 @@ class Service:
         handler = HANDLERS[type(request)]
         try:
             return handler(request, ctx)
+        except WriteNeeded:
+            raise
         except EXPECTED_ERRORS as exc:
             return error_response(operation, exc)
         except Exception:
