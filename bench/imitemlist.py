@@ -170,7 +170,9 @@ def measure(database: str, repeat: int = 60) -> dict:
     response = get_im_item_list(GetImItemList(), ctx)
     t_writer = timed(lambda: write_response(response, "Exchange2013"), repeat)
     assert items_service.handle(REQUEST, user, "bench").body == ours
-    t_items = timed(lambda: items_service.handle(REQUEST, user, "bench"), repeat)
+    t_floor_items, t_items = side_by_side(
+        lambda: render_floor(groups, personas), lambda: items_service.handle(REQUEST, user, "bench"), repeat
+    )
     assert cached_service.handle(REQUEST, user, "bench").body == ours
     t_cached = timed(lambda: cached_service.handle(REQUEST, user, "bench"), repeat)
     store.close()
@@ -180,6 +182,7 @@ def measure(database: str, repeat: int = 60) -> dict:
         "openucs_ms": t_ours * 1000,
         "ratio": t_ours / t_floor,
         "items_cached_ms": t_items * 1000,
+        "items_cached_ratio": t_items / t_floor_items,
         "cached_ms": t_cached * 1000,
         "writer_ms": t_writer * 1000,
     }
@@ -208,7 +211,8 @@ def main(database: str | None = None) -> dict:
         f"  openucs, in process (parse, SQL, rules, render): {result['openucs_ms']:7.2f} ms\n"
         f"  ratio openucs / floor              : {result['ratio']:7.2f}x   (target <= 2x)\n"
         f"  of which openucs' f-string writer  : {result['writer_ms']:7.2f} ms\n"
-        f"  openucs, items rendered before (item cache): {result['items_cached_ms']:7.2f} ms\n"
+        f"  openucs, items rendered before (item cache): {result['items_cached_ms']:7.2f} ms"
+        f" ({result['items_cached_ratio']:.2f}x the floor)\n"
         f"  openucs, unchanged list (cached)   : {result['cached_ms']:7.2f} ms\n"
         f"  openucs over HTTP, one client, list unchanged (cached): {result['http_ms']:7.2f} ms"
     )

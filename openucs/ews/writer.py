@@ -9,7 +9,8 @@ Microsoft's schema. Values are escaped here and nowhere else.
 
 import base64
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 from openucs.ews.codes import ResponseCode
 from openucs.ews.faults import SoapFault, XmlDetail
@@ -220,74 +221,78 @@ def _item_list(items: ImItemListView, fragments: FragmentCache | None) -> list[s
         if fragments is None:
             parts.extend(_group(g, "t:ImGroup") for g in items.groups)
         else:
-            parts += _cached_groups(items.groups, fragments)
+            parts += _cached(items.groups, _group_key, _list_group, fragments)
         parts.append("</t:Groups>")
     if items.personas is not None:
         parts.append("<t:Personas>")
         if fragments is None:
             parts.extend(_persona(p, "t:Persona") for p in items.personas)
         else:
-            parts += _cached_personas(items.personas, fragments)
+            parts += _cached(items.personas, _persona_key, _list_persona, fragments)
         parts.append("</t:Personas>")
     parts.append("</m:ImItemList>")
     return parts
 
 
 # The keys below hold every field the renderer reads (tests/test_render_cache.py checks that each
-# field changes the key), led by the element's tag. Built inline: this runs once per list item.
-def _cached_groups(groups: tuple[ImGroupView, ...], fragments: FragmentCache) -> list[str]:
+# field changes the key), led by the element's tag.
+def _group_key(g: ImGroupView) -> Hashable:
+    return (
+        "t:ImGroup",
+        g.display_name,
+        g.group_type,
+        g.exchange_store_id,
+        g.members,
+        g.extended_properties,
+        g.smtp_address,
+    )
+
+
+def _persona_key(p: PersonaView) -> Hashable:
+    return (
+        "t:Persona",
+        p.persona_id,
+        p.creation_time,
+        p.display_name,
+        p.source_id,
+        p.folder_id,
+        p.im_address,
+        p.email_address,
+        p.given_name,
+        p.surname,
+        p.title,
+        p.department,
+        p.company_name,
+        tuple([(ph.number, ph.type) for ph in p.phones]) if p.phones else (),
+        p.extended_properties,
+    )
+
+
+def _list_group(g: ImGroupView) -> str:
+    return _group(g, "t:ImGroup")
+
+
+def _list_persona(p: PersonaView) -> str:
+    return _persona(p, "t:Persona")
+
+
+V = TypeVar("V", ImGroupView, PersonaView)
+
+
+def _cached(
+    views: tuple[V, ...], key_of: Callable[[V], Hashable], render: Callable[[V], str], fragments: FragmentCache
+) -> list[str]:
+    """Each view's fragment from the cache, or rendered; what was missed is added in one go."""
     lookup, lookup_old = fragments.lookup, fragments.lookup_old
     out = []
     missed: list[tuple[Hashable, str]] = []
-    for g in groups:
-        key = (
-            "t:ImGroup",
-            g.display_name,
-            g.group_type,
-            g.exchange_store_id,
-            g.members,
-            g.extended_properties,
-            g.smtp_address,
-        )
+    for view in views:
+        key = key_of(view)
         fragment = lookup(key)
         if fragment is None:
             fragment = lookup_old(key)
             if fragment is None:
-                fragment = _group(g, "t:ImGroup")
-            missed.append((key, fragment))
-        out.append(fragment)
-    if missed:
-        fragments.add(missed)
-    return out
-
-
-def _cached_personas(personas: tuple[PersonaView, ...], fragments: FragmentCache) -> list[str]:
-    lookup, lookup_old = fragments.lookup, fragments.lookup_old
-    out = []
-    missed: list[tuple[Hashable, str]] = []
-    for p in personas:
-        key = (
-            "t:Persona",
-            p.persona_id,
-            p.creation_time,
-            p.display_name,
-            p.source_id,
-            p.folder_id,
-            p.im_address,
-            p.email_address,
-            p.given_name,
-            p.surname,
-            p.title,
-            p.department,
-            p.company_name,
-            tuple([(ph.number, ph.type) for ph in p.phones]) if p.phones else (),
-            p.extended_properties,
-        )
-        fragment = lookup(key)
-        if fragment is None:
-            fragment = lookup_old(key)
-            if fragment is None:
-                fragment = _persona(p, "t:Persona")
+                fragment = render(view)
             missed.append((key, fragment))
         out.append(fragment)
     if missed:
