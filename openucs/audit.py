@@ -95,5 +95,5 @@ def _json(value: Any) -> str:
     """``value`` as json.dumps(ensure_ascii=False) writes it; strings through the same C escaper,
     without building a dict per line and encoding it whole (every write is audited)."""
     if isinstance(value, str):
-        return str(encode_basestring(value))
+        return encode_basestring(value)
     return json.dumps(value, ensure_ascii=False)
