@@ -3,6 +3,7 @@ enumeration, Bearer JWTs, TLS with a self-signed certificate, and plain HTTP onl
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -19,11 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 import openucs.auth.passwords as passwords
 from openucs.auth.basic import BasicBackend
 from openucs.auth.bearer import BearerBackend, BearerConfigError, JwtSettings
-from openucs.auth.passwords import PasswordAuthenticator
+from openucs.auth.passwords import PasswordAuthenticator, Verdict
 from openucs.auth.throttle import LoginThrottle
 from openucs.cli import main as cli_main
 from openucs.cli.serve import is_loopback
+from openucs.domain.accounts import User
 from openucs.store.open import open_store
+from openucs.store.sql import BUMP_LIST_VERSION, DIRECTORY_FIELDS, SqlAccounts
 from tests.asgi_support import client, make_app, post
 from tests.conftest import PASSWORD, make_user
 from tests.helpers_ops import fast_password_hashes, running_server, sqlite_only
@@ -499,3 +502,132 @@ def test_cache_hit_is_the_only_check_for_a_known_password(store, monkeypatch):
     for _ in range(5):
         assert auth.authenticate("alice@example.com", PASSWORD) is not None
     assert len(calls) == 1
+
+
+# -- the verified account kept per credential ---------------------------------------------------
+
+
+@pytest.fixture
+def other_process(database_url):
+    """A second store on the same database: changes made through it are another process's (or,
+    on PostgreSQL, another node's)."""
+    s = open_store(database_url)
+    yield s
+    s.close()
+
+
+def _full_reads(monkeypatch) -> list[str]:
+    """The addresses whose whole account row ``PasswordAuthenticator`` reads."""
+    reads: list[str] = []
+    real = SqlAccounts.by_email
+    monkeypatch.setattr(SqlAccounts, "by_email", lambda self, email: reads.append(email) or real(self, email))
+    return reads
+
+
+def test_a_kept_account_costs_only_its_versions_until_its_row_changes(store, other_process, monkeypatch):
+    alice = make_user(store, "alice@example.com")
+    auth = PasswordAuthenticator(store)
+    reads = _full_reads(monkeypatch)
+    assert auth.authenticate("alice@example.com", PASSWORD) == alice
+    for _ in range(3):
+        assert auth.check_cached("Alice@Example.com ", PASSWORD).user == alice
+    assert reads == ["alice@example.com"]  # the first request's only
+    # A write to the list raises its version, not the account's: still no whole-row read.
+    with other_process.transaction(write=True, lock_mailbox=alice.id):
+        pass
+    verdict = auth.check_cached("alice@example.com", PASSWORD)
+    assert verdict.verified and verdict.user is not None
+    assert verdict.user.list_version == alice.list_version + 1
+    assert verdict.user == dataclasses.replace(alice, list_version=alice.list_version + 1)
+    assert reads == ["alice@example.com"]
+
+
+DIRECTORY_CHANGES = {name: f"new {name}" for name in DIRECTORY_FIELDS}
+
+
+@pytest.mark.parametrize("field", [*DIRECTORY_FIELDS, "im_list_migration_completed"])
+def test_a_kept_account_sees_a_change_made_elsewhere_at_the_next_request(store, other_process, field):
+    alice = make_user(store, "alice@example.com")
+    auth = PasswordAuthenticator(store)
+    assert auth.authenticate("alice@example.com", PASSWORD) == alice
+    with other_process.transaction(write=True) as tx:  # each through the code path that changes it
+        if field == "im_list_migration_completed":
+            tx.accounts.set_migration_completed(alice.id, True)
+            changed = True
+        else:
+            changed = DIRECTORY_CHANGES[field]
+            tx.accounts.update_directory(alice.id, {field: changed})
+        expected = tx.accounts.by_id(alice.id)
+    verdict = auth.check_cached("alice@example.com", PASSWORD)
+    assert verdict.verified  # the password did not change: no argon2 again
+    assert verdict.user == expected and getattr(verdict.user, field) == changed
+
+
+def test_a_password_changed_elsewhere_drops_the_kept_account(store, other_process, monkeypatch):
+    alice = make_user(store, "alice@example.com")
+    auth = PasswordAuthenticator(store)
+    assert auth.authenticate("alice@example.com", PASSWORD) is not None
+    with other_process.transaction(write=True) as tx:
+        tx.accounts.set_password_hash(alice.id, passwords.hash_password("a new one"))
+    assert not auth.check_cached("alice@example.com", PASSWORD).verified
+    assert len(auth.cache) == 0
+    assert auth.authenticate("alice@example.com", PASSWORD) is None
+    assert auth.authenticate("alice@example.com", "a new one") is not None
+
+
+def test_an_account_removed_elsewhere_drops_the_kept_account(store, other_process):
+    alice = make_user(store, "alice@example.com")
+    auth = PasswordAuthenticator(store)
+    assert auth.authenticate("alice@example.com", PASSWORD) is not None
+    with other_process.transaction(write=True) as tx:
+        tx.accounts.remove(alice.id)
+    assert auth.check_cached("alice@example.com", PASSWORD) == Verdict(
+        None, False, auth.cache.digest(alice.email, PASSWORD)
+    )
+    assert len(auth.cache) == 0
+    again = make_user(other_process, "alice@example.com")  # a new account at the old address
+    assert auth.authenticate("alice@example.com", PASSWORD) == again
+
+
+def _users_columns(store) -> list[str]:
+    with store.transaction(write=False) as tx:
+        if tx.db.dialect == "sqlite":
+            return [r[1] for r in tx.db.all("PRAGMA table_info(users)")]
+        return [
+            r[0] for r in tx.db.all("SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")
+        ]
+
+
+def test_every_update_of_an_account_row_raises_its_version_but_the_list_bump(store, other_process):
+    """The database raises the version, whatever the statement: a column added to users without
+    adding it to the triggers fails here."""
+    alice = make_user(store, "alice@example.com")
+    columns = set(_users_columns(store)) - {"id", "list_version", "account_version"}
+    assert {"email", "password_hash", "display_name", *DIRECTORY_FIELDS} <= columns
+    for column in sorted(columns):
+        before = store.account_versions(alice.email)
+        with other_process.transaction(write=True) as tx:
+            tx.db.run(f"UPDATE users SET {column} = {column} WHERE id = ?", (alice.id,))
+        after = store.account_versions(alice.email)
+        assert before is not None and after == (alice.id, before[1], before[2] + 1), column
+    before = store.account_versions(alice.email)
+    with other_process.transaction(write=True) as tx:
+        tx.db.run(BUMP_LIST_VERSION, (alice.id,))
+    assert before is not None and store.account_versions(alice.email) == (alice.id, before[1] + 1, before[2])
+
+
+def test_a_copy_at_another_list_version_keeps_every_other_field():
+    marks = {f.name: object() for f in dataclasses.fields(User)}
+    copy = User(**marks).with_list_version(7)  # type: ignore[arg-type]
+    assert copy.list_version == 7
+    assert all(getattr(copy, name) is mark for name, mark in marks.items() if name != "list_version")
+
+
+def test_the_credential_cache_is_bounded():
+    cache = passwords.CredentialCache(capacity=2)
+    users = [User(i, f"u{i}@example.com", "U", "hash", "2024-01-01T00:00:00Z") for i in range(3)]
+    for user in users:
+        cache.remember(cache.digest(user.email, "pw"), user)
+    assert len(cache) == 2
+    assert cache.verified(cache.digest("u0@example.com", "pw")) is None  # the least recently used left
+    assert cache.verified(cache.digest("u2@example.com", "pw")) == users[2]

@@ -6,8 +6,8 @@ shape it creates, so old databases upgrade the same way new ones are built. Neve
 released migration; add the next one.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -33,9 +33,12 @@ class Migration:
     statements: tuple[str, ...]
     # Fills what SQL alone cannot compute for rows that exist already, after the statements.
     data: Callable[[Any], None] | None = None
+    # Statements only one dialect can say (triggers), run after the portable ones.
+    dialect_statements: Mapping[Dialect, tuple[str, ...]] = field(default_factory=dict)
 
     def render(self, dialect: Dialect) -> list[str]:
-        return [s.format(**_TYPES[dialect]) for s in self.statements]
+        statements = (*self.statements, *self.dialect_statements.get(dialect, ()))
+        return [s.format(**_TYPES[dialect]) for s in statements]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -208,6 +211,45 @@ MIGRATIONS += (
             )""",
         ),
         data=_index_directory,
+    ),
+)
+
+# Every column of users but id and the two versions, as of migration 5: an UPDATE naming any of
+# them raises account_version. A migration that adds a column to users must recreate the trigger
+# (both dialects) with it: test_auth checks every column.
+_ACCOUNT_COLUMNS = (
+    "email, display_name, password_hash, created, im_list_migration_completed, im_address, im_address_key, "
+    "given_name, surname, title, department, company_name, business_phone, mobile_phone"
+)
+
+MIGRATIONS += (
+    Migration(
+        5,
+        "a version number per account row, raised by every change to it but the list version's",
+        # Lets each server process keep an account it verified and know, from three integers read
+        # per request, whether its row changed since. Raised by the database itself, so no code
+        # path (nor an administrator's own UPDATE) can change the row and leave the version behind.
+        ("ALTER TABLE users ADD COLUMN account_version BIGINT NOT NULL DEFAULT 0",),
+        dialect_statements={
+            # SQLite's triggers cannot assign to NEW: the row is updated again, after. That UPDATE
+            # names no listed column, so it does not fire the trigger again.
+            "sqlite": (
+                f"""CREATE TRIGGER users_account_version AFTER UPDATE OF {_ACCOUNT_COLUMNS} ON users
+                FOR EACH ROW BEGIN
+                    UPDATE users SET account_version = account_version + 1 WHERE id = NEW.id;
+                END""",
+            ),
+            "postgresql": (
+                """CREATE FUNCTION users_raise_account_version() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    NEW.account_version := OLD.account_version + 1;
+                    RETURN NEW;
+                END
+                $$""",
+                f"""CREATE TRIGGER users_account_version BEFORE UPDATE OF {_ACCOUNT_COLUMNS} ON users
+                FOR EACH ROW EXECUTE FUNCTION users_raise_account_version()""",
+            ),
+        },
     ),
 )
 

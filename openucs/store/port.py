@@ -29,6 +29,12 @@ class Store(Protocol):
         statement (BEGIN and COMMIT would cost as much again; on PostgreSQL, two more round trips)."""
         ...
 
+    def account_versions(self, email: str) -> tuple[int, int, int] | None:
+        """``(id, list_version, account_version)`` of the account with that (normalised) address, by
+        one statement outside any transaction: all a request whose credentials this process
+        verified before reads to know whether what it kept of the account is still current."""
+        ...
+
     def writer(self) -> Writer | None:
         """How the server runs write transactions, or None for its own thread pool."""
         ...

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from openucs.store.migrate import migrate, schema_version
 from openucs.store.open import DatabaseUrlError
-from openucs.store.sql import BUMP_LIST_VERSION, SqlSession, SqlTransaction
+from openucs.store.sql import ACCOUNT_VERSIONS, BUMP_LIST_VERSION, SqlSession, SqlTransaction
 
 DEFAULT_POOL_SIZE = 10
 # Any constant: every openucs node agrees on it, nothing else in the database uses it.
@@ -98,6 +98,11 @@ class PostgresStore:
     def autocommit(self) -> Iterator[SqlTransaction]:
         with self._pool.connection() as conn, conn.cursor() as cursor:
             yield SqlTransaction(SqlSession(cursor, "postgresql"))
+
+    def account_versions(self, email: str) -> tuple[int, int, int] | None:
+        with self._pool.connection() as conn, conn.cursor() as cursor:
+            row: tuple[int, int, int] | None = SqlSession(cursor, "postgresql").one(ACCOUNT_VERSIONS, (email,))
+            return row
 
     def writer(self) -> None:
         return None  # writes wait on the network and on row locks: the server's thread pool runs them

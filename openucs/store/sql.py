@@ -401,7 +401,7 @@ class SqlImList:
 
 _USER_COLUMNS = (
     "id, email, display_name, password_hash, created, im_list_migration_completed, im_address, given_name, "
-    "surname, title, department, company_name, business_phone, mobile_phone, list_version"
+    "surname, title, department, company_name, business_phone, mobile_phone, list_version, account_version"
 )
 
 # The directory fields `openucs user set` may change.
@@ -435,6 +435,7 @@ def _user(row: Sequence[Any]) -> User:
         business_phone=row[12],
         mobile_phone=row[13],
         list_version=row[14],
+        account_version=row[15],
     )
 
 
@@ -570,6 +571,11 @@ class SqlTransaction:
 
         return SqlGrants(self.db)
 
+
+# What tells whether an account this process knows is still current: its id, its list's version and
+# its row's version (``Store.account_versions``). Integers only: a read of the whole row costs
+# several times more, mostly in decoding its text.
+ACCOUNT_VERSIONS = "SELECT id, list_version, account_version FROM users WHERE email = ?"
 
 # The first statement of every write transaction on a mailbox: it raises the list's version
 # (so cached answers of other processes go stale) and, on PostgreSQL, takes the row lock that

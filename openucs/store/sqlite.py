@@ -22,7 +22,7 @@ from typing import Literal
 
 from openucs.store.group_commit import LOCKED, GroupCommit
 from openucs.store.migrate import migrate, schema_version
-from openucs.store.sql import BUMP_LIST_VERSION, SqlSession, SqlTransaction
+from openucs.store.sql import ACCOUNT_VERSIONS, BUMP_LIST_VERSION, SqlSession, SqlTransaction
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -107,6 +107,11 @@ class SqliteStore:
 
     def autocommit(self) -> "_Autocommit":
         return _Autocommit(self._connection())
+
+    def account_versions(self, email: str) -> tuple[int, int, int] | None:
+        # Straight on the connection, none of the transaction wrappers: this runs on every request.
+        row: tuple[int, int, int] | None = self._connection().execute(ACCOUNT_VERSIONS, (email,)).fetchone()
+        return row
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as tx:
