@@ -370,6 +370,19 @@ def _v1_with_a_photo(doc):
     return "$.users[0].photo"
 
 
+def _property_values(values, multi_valued):
+    """Alice's first group property given ``values``; EWS cannot express every count."""
+
+    def mutate(doc):
+        for g, group in enumerate(doc["users"][0]["groups"]):
+            if group["extended_properties"]:
+                group["extended_properties"][0].update(values=values, multi_valued=multi_valued)
+                return f"$.users[0].groups[{g}].extended_properties[0].values"
+        raise AssertionError("the fixture has a group property")
+
+    return mutate
+
+
 BAD = {
     "wrong format": _set(["format"], "something-else", "$.format"),
     "version 3": _set(["version"], 3, "$.version"),
@@ -398,6 +411,9 @@ BAD = {
     "SID repeated": _repeated_sid,
     "SID not in SDDL form": _set(["users", 0, "sid"], "alice", "$.users[0].sid"),
     "version 1 with a photo": _v1_with_a_photo,
+    "multi-valued property without values": _property_values([], True),
+    "single-valued property without a value": _property_values([], False),
+    "single-valued property with two values": _property_values(["a", "b"], False),
 }
 
 

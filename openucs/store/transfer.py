@@ -441,6 +441,12 @@ def _validate_properties(properties: list[Any], owner: str) -> None:
         for v, value in enumerate(prop["values"]):
             if not isinstance(value, str):
                 _fail(f"{path}.values[{v}]", "must be a string")
+        # EWS has no way to say "a property without a value" (types.xsd: Value, or Values with at
+        # least one), nor a second value of a single-valued one: either would be lost or invalid.
+        if prop["multi_valued"] and not prop["values"]:
+            _fail(f"{path}.values", "a multi-valued property needs at least one value")
+        if not prop["multi_valued"] and len(prop["values"]) != 1:
+            _fail(f"{path}.values", "a single-valued property has exactly one value")
 
 
 def _key(prop: dict[str, Any]) -> PropertyKey:
