@@ -38,11 +38,12 @@ class Admission:
             raise ValueError("throttling budgets must be at least 1")
 
     # -- the queue
-    def queue_full(self) -> bool:
-        return self.in_flight >= self.max_queue
-
-    def enter(self) -> None:
+    def enter(self) -> bool:
+        """Take a place in the queue; False (and nothing taken) when it is full."""
+        if self.in_flight >= self.max_queue:
+            return False
         self.in_flight += 1
+        return True
 
     def leave(self, elapsed_s: float) -> None:
         self.in_flight -= 1

@@ -42,10 +42,9 @@ class AuditLog:
         else:
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             self._own_fd = True
-
-    @property
-    def enabled(self) -> bool:
-        return self._fd is not None
+        # Callers look before building an event: an attribute, so a log that is off costs one
+        # load per request.
+        self.enabled = self._fd is not None
 
     def event(
         self,
@@ -89,6 +88,7 @@ class AuditLog:
         if self._own_fd and self._fd is not None:
             os.close(self._fd)
         self._fd = None
+        self.enabled = False
 
 
 def _json(value: Any) -> str:

@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -55,6 +55,7 @@ POX_PATH = "/autodiscover/autodiscover.xml"
 AUTODISCOVER_SOAP_PATH = "/autodiscover/autodiscover.svc"
 XML = b"text/xml; charset=utf-8"
 BUSY_503 = b"The server is busy. Try again later.\n"
+TOO_LARGE_413 = b"Request body too large.\n"
 
 _SCHEMA_FILES = {
     "/ews/messages.xsd": "messages.xsd",
@@ -100,7 +101,7 @@ class HttpApp:
         self.backends: dict[bytes, Backend] = {b"basic": BasicBackend(authenticator, self.throttle)}
         if bearer is not None:
             self.backends[bearer.scheme] = bearer
-        self._challenges = [(b"www-authenticate", b.challenge) for b in self.backends.values()]
+        self._challenges = tuple((b"www-authenticate", b.challenge) for b in self.backends.values())
         self.admission = admission or Admission(parallelism=threads)
         self.audit = audit or AuditLog("off")
         self.max_body_bytes = max_body_bytes
@@ -116,18 +117,18 @@ class HttpApp:
         self.autodiscover = Autodiscover(service.store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await self._lifespan(receive, send)
             return
         path = scope["path"].lower()
         method = scope["method"]
         if path == EWS_PATH:
-            if method != "POST":
-                await _respond(send, 405, b"Use POST for SOAP requests.\n", extra=[(b"allow", b"POST")])
-                return
-            await self._ews(scope, receive, send)
+            if method == "POST":
+                await self._ews(scope, receive, send)
+            else:
+                await _respond(send, 405, b"Use POST for SOAP requests.\n", extra=((b"allow", b"POST"),))
         elif path in ("/ews/services.wsdl", *_SCHEMA_FILES) and method in ("GET", "HEAD"):
             await _respond(send, 200, self._document(scope, path), content_type=XML)
         elif path == "/healthz" and method in ("GET", "HEAD"):
@@ -150,86 +151,70 @@ class HttpApp:
         return self._schemas[path]
 
     async def _ews(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A SOAP request: the queue, credentials, body, login and per-user budget, then the
+        operation and its answer. On the path of every request, so written flat."""
         request_id = f"{self._id_prefix}{next(self._ids):x}"
         client = _client(scope)
         admission = self.admission
-        if admission.queue_full():
+        if not admission.enter():
             # Before anything else is spent on it: a bounded queue, not unbounded latency.
-            self.audit.event(
-                "throttled", request_id=request_id, client=client, caller="", mailbox=None, operation=None, result="503"
-            )
-            retry = str(admission.retry_after_s()).encode()
-            await _respond(send, 503, BUSY_503, extra=[(b"retry-after", retry), (b"request-id", request_id.encode())])
+            await self._queue_full(send, request_id, client)
             return
         started = time.monotonic()
-        admission.enter()
         try:
-            await self._ews_admitted(scope, receive, send, request_id, client)
+            authorization, length, if_none_match = _ews_headers(scope)
+            # Credentials are looked at before the body is read: no login, no reading.
+            backend, credentials = self._backend(authorization, request_id, client)
+            if backend is None:
+                await self._unauthorized(send)
+                return
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await _respond(send, 413, TOO_LARGE_413)
+                return
+            try:
+                body = await _read_body(receive, self.max_body_bytes)
+            except BodyTooLarge:
+                await _respond(send, 413, TOO_LARGE_413)
+                return
+            principal = self._signed_in(await backend.authenticate(credentials, client, self), request_id, client)
+            if principal is None:
+                await self._unauthorized(send)
+                return
+            user = principal.user
+            if not admission.enter_user(user.id):
+                fault = SoapFault(
+                    ResponseCode.EXCEEDED_CONNECTION_COUNT, MESSAGE_TEXT[ResponseCode.EXCEEDED_CONNECTION_COUNT]
+                )
+                await self._throttled(send, request_id, client, user.email, fault)
+                return
+            try:
+                if admission.busy():
+                    fault = server_busy_fault(admission.back_off_ms())
+                    await self._throttled(send, request_id, client, user.email, fault)
+                    return
+                outcome = await self._execute(body, user, request_id, if_none_match)
+            finally:
+                admission.leave_user(user.id)
+            if self.audit.enabled:
+                self._audit_outcome(outcome, request_id, client, principal)
+            headers = [
+                (b"content-type", XML),
+                (b"content-length", b"%d" % len(outcome.body)),
+                (b"request-id", request_id.encode()),
+            ]
+            if outcome.etag is not None:  # GetUserPhoto
+                headers.append((b"etag", f'"{outcome.etag}"'.encode()))
+            await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
+            await send({"type": "http.response.body", "body": outcome.body})
         finally:
             admission.leave(time.monotonic() - started)
 
-    async def _ews_admitted(self, scope: Scope, receive: Receive, send: Send, request_id: str, client: str) -> None:
-        # Credentials are looked at before the body is read: no login, no reading.
-        backend, credentials = self._backend(scope, request_id, client)
-        if backend is None:
-            await self._unauthorized(send)
-            return
-        length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _respond(send, 413, b"Request body too large.\n")
-            return
-        try:
-            body = await _read_body(receive, self.max_body_bytes)
-        except BodyTooLarge:
-            await _respond(send, 413, b"Request body too large.\n")
-            return
-        principal = await self._principal(backend, credentials, client, request_id)
-        if principal is None:
-            await self._unauthorized(send)
-            return
-        user = principal.user
-        if not self.admission.enter_user(user.id):
-            fault = SoapFault(
-                ResponseCode.EXCEEDED_CONNECTION_COUNT, MESSAGE_TEXT[ResponseCode.EXCEEDED_CONNECTION_COUNT]
-            )
-            await self._throttled(send, request_id, client, user.email, fault)
-            return
-        try:
-            if self.admission.busy():
-                await self._throttled(
-                    send, request_id, client, user.email, server_busy_fault(self.admission.back_off_ms())
-                )
-                return
-            outcome = await self._execute(body, user, request_id, _text_header(scope, b"if-none-match"))
-        finally:
-            self.admission.leave_user(user.id)
-        if outcome.mailbox is not None:
-            event, mailbox = "impersonation", outcome.mailbox
-        elif outcome.operation is not None and outcome.operation not in READ_ONLY:
-            event, mailbox = "write", user.email
-        else:
-            event = mailbox = ""
-        if event:
-            self.audit.event(
-                event,
-                request_id=request_id,
-                client=client,
-                caller=user.email,
-                mailbox=mailbox,
-                operation=outcome.operation,
-                result=outcome.response_code,
-                auth=principal.method,
-            )
-        extra = [(b"request-id", request_id.encode())]
-        if outcome.etag is not None:  # GetUserPhoto
-            extra.append((b"etag", f'"{outcome.etag}"'.encode()))
-        await _respond(send, outcome.status, outcome.body, content_type=XML, extra=extra)
-
-    async def _execute(self, body: bytes, user: User, request_id: str, if_none_match: str | None = None) -> Outcome:
+    async def _execute(self, body: bytes, user: User, request_id: str, if_none_match: bytes | None = None) -> Outcome:
         decoded = self.service.decode(body)
         if isinstance(decoded, Outcome):
             return decoded
-        decoded = with_if_none_match(decoded, if_none_match)
+        if if_none_match is not None:
+            decoded = with_if_none_match(decoded, if_none_match.decode("latin-1"))
         if not self.service.writes(decoded):
             if self._writer is None:
                 return await self._call(self.service.execute, decoded, user, request_id)
@@ -246,10 +231,29 @@ class HttpApp:
             log.exception("request %s: the write could not be committed", request_id)
             return self.service.failure(decoded)
 
-    def _backend(self, scope: Scope, request_id: str, client: str) -> tuple[Backend | None, bytes]:
+    def _audit_outcome(self, outcome: Outcome, request_id: str, client: str, principal: Principal) -> None:
+        """Writes to one's own mailbox, and anything done impersonating another, are audited."""
+        user = principal.user
+        if outcome.mailbox is not None:
+            event, mailbox = "impersonation", outcome.mailbox
+        elif outcome.operation is not None and outcome.operation not in READ_ONLY:
+            event, mailbox = "write", user.email
+        else:
+            return
+        self.audit.event(
+            event,
+            request_id=request_id,
+            client=client,
+            caller=user.email,
+            mailbox=mailbox,
+            operation=outcome.operation,
+            result=outcome.response_code,
+            auth=principal.method,
+        )
+
+    def _backend(self, authorization: bytes | None, request_id: str, client: str) -> tuple[Backend | None, bytes]:
         """The backend for the request's Authorization scheme, and its credentials; a scheme no
         backend speaks counts as a failed login."""
-        authorization = _header(scope, b"authorization")
         scheme, _, credentials = (authorization or b"").partition(b" ")
         backend = self.backends.get(scheme.lower())
         if backend is None or not credentials.strip():
@@ -258,8 +262,8 @@ class HttpApp:
             return None, b""
         return backend, credentials
 
-    async def _principal(self, backend: Backend, credentials: bytes, client: str, request_id: str) -> Principal | None:
-        result = await backend.authenticate(credentials, client, self)
+    def _signed_in(self, result: Principal | Denied, request_id: str, client: str) -> Principal | None:
+        """The principal a backend accepted, or None (the refusal logged and audited)."""
         if isinstance(result, Denied):
             self._login_failure(request_id, client, result)
             return None
@@ -268,10 +272,10 @@ class HttpApp:
     async def _user(self, scope: Scope, request_id: str) -> User | None:
         """The account the request's credentials name, through the same backends as EWS."""
         client = _client(scope)
-        backend, credentials = self._backend(scope, request_id, client)
+        backend, credentials = self._backend(_header(scope, b"authorization"), request_id, client)
         if backend is None:
             return None
-        principal = await self._principal(backend, credentials, client, request_id)
+        principal = self._signed_in(await backend.authenticate(credentials, client, self), request_id, client)
         return None if principal is None else principal.user
 
     async def _people_routes(self, scope: Scope, receive: Receive, send: Send, path: str, method: str) -> None:
@@ -294,7 +298,7 @@ class HttpApp:
             try:
                 body = await _read_body(receive, self.max_body_bytes)
             except BodyTooLarge:
-                await _respond(send, 413, b"Request body too large.\n")
+                await _respond(send, 413, TOO_LARGE_413)
                 return
         user = await self._user(scope, request_id)
         if user is None:
@@ -338,6 +342,13 @@ class HttpApp:
             reason=denied.reason,
             delay_ms=denied.delay_ms,
         )
+
+    async def _queue_full(self, send: Send, request_id: str, client: str) -> None:
+        self.audit.event(
+            "throttled", request_id=request_id, client=client, caller="", mailbox=None, operation=None, result="503"
+        )
+        retry = str(self.admission.retry_after_s()).encode()
+        await _respond(send, 503, BUSY_503, extra=((b"retry-after", retry), (b"request-id", request_id.encode())))
 
     async def _throttled(self, send: Send, request_id: str, client: str, caller: str, fault: SoapFault) -> None:
         self.audit.event(
@@ -387,20 +398,35 @@ class HttpApp:
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if message.get("more_body", False):  # rare for SOAP requests: most arrive in one message
+        chunks = [body]
+        size = len(body)
+        while message.get("more_body", False) and size <= limit:
+            message = await receive()
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+        body = b"".join(chunks)
+    if len(body) > limit:
+        raise BodyTooLarge
+    return body
+
+
+def _ews_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """Authorization, Content-Length and If-None-Match: the headers an EWS request is read
+    for, found in one pass (backwards, so that of a repeated header the first counts, as in
+    ``_header``)."""
+    authorization = length = if_none_match = None
+    for name, value in reversed(scope["headers"]):
+        if name == b"authorization":
+            authorization = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"if-none-match":
+            if_none_match = value
+    return authorization, length, if_none_match
 
 
 def _text_header(scope: Scope, name: bytes) -> str | None:
@@ -423,9 +449,8 @@ async def _respond(
     body: bytes,
     *,
     content_type: bytes = b"text/plain; charset=utf-8",
-    extra: list[tuple[bytes, bytes]] | None = None,
+    extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    headers.extend(extra or [])
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body)), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -2,6 +2,7 @@
 event — time, request id, caller, mailbox, operation, result — written so a log shipper can
 take it as it is: one object per line, lines never split, control characters escaped."""
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -10,7 +11,8 @@ import httpx
 
 from openucs.audit import AuditLog
 from openucs.store.open import open_store
-from tests.conftest import PASSWORD
+from tests.asgi_support import add_group_xml, client, make_app, post
+from tests.conftest import PASSWORD, make_user
 from tests.helpers_ops import add_group, fast_password_hashes, running_server
 from tests.support import HttpClient, envelope
 
@@ -115,3 +117,28 @@ def test_audit_lines_are_what_json_dumps_writes(tmp_path):
     assert line == json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n"
     stamp = datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs(stamp.timestamp() - time.time()) < 5
+
+
+def test_a_log_that_is_off_is_never_handed_an_event(service, monkeypatch):
+    app = make_app(service)  # the audit log is off unless one is given
+    assert not app.audit.enabled
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an event was built for a log that is off")
+
+    monkeypatch.setattr(app.audit, "event", refuse)
+    with fast_password_hashes():
+        make_user(service.store, "alice@example.com")
+
+        async def write():
+            async with client(app) as c:
+                return await post(c, add_group_xml("Not audited"), "alice@example.com")
+
+        assert asyncio.run(write()).status_code == 200
+
+
+def test_a_closed_log_is_off(tmp_path):
+    log = AuditLog(str(tmp_path / "a.log"))
+    assert log.enabled and not AuditLog("off").enabled
+    log.close()
+    assert not log.enabled

@@ -95,6 +95,18 @@ def test_bad_credentials_get_401_with_a_basic_challenge(anonymous, alice_http, c
     assert name not in user_groups(alice_http)
 
 
+def test_of_repeated_authorization_headers_the_first_counts(anonymous):
+    good, bad = _basic("bob@example.com", PASSWORD), _basic("bob@example.com", "not the password")
+    body = envelope("<m:GetImItemList/>")
+
+    def post(*authorizations: str) -> int:
+        headers = [("Content-Type", "text/xml; charset=utf-8"), *(("Authorization", a) for a in authorizations)]
+        return anonymous.post("/EWS/Exchange.asmx", content=body, headers=headers).status_code
+
+    assert post(good, bad) == 200
+    assert post(bad, good) == 401
+
+
 def test_login_is_case_insensitive_in_the_address(shared):
     c = HttpClient(shared.base_url, "Alice@Example.COM", PASSWORD)
     try:

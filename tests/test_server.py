@@ -2,13 +2,16 @@
 in one send. Driven here through a recording transport, so each send is visible."""
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from openucs.server import HttpProtocol
+from openucs import server
+from openucs.server import HttpProtocol, ServingProtocol
 
 
 class RecordingTransport(asyncio.Transport):
@@ -62,12 +65,12 @@ async def fails_midway(scope: dict[str, Any], receive: Any, send: Any) -> None:
     raise RuntimeError("boom")
 
 
-async def exchange(app: Any, *requests: bytes) -> RecordingTransport:
+async def exchange(app: Any, *requests: bytes, protocol_class: type[HttpProtocol] = HttpProtocol) -> RecordingTransport:
     """Feed ``requests`` to one connection; return what it sent once the app is idle."""
-    config = Config(app=app, http=HttpProtocol, lifespan="off", log_level="critical")
+    config = Config(app=app, http=protocol_class, lifespan="off", log_level="critical")
     config.load()
     state = ServerState()
-    protocol = HttpProtocol(config, state, {}, asyncio.get_running_loop())
+    protocol = protocol_class(config, state, {}, asyncio.get_running_loop())
     transport = RecordingTransport()
     protocol.connection_made(transport)
     for request in requests:
@@ -159,4 +162,40 @@ def test_openucs_serve_runs_on_this_protocol(tmp_path, monkeypatch):
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.update(k, app=a[0]))
     monkeypatch.setenv("OPENUCS_AUDIT_LOG", "off")
     assert cli_main.main(["--database", f"sqlite:///{tmp_path / 'o.db'}", "serve"]) == 0
-    assert started["http"] is HttpProtocol and started["app"] == "openucs.app:app_from_env"
+    assert started["http"] is ServingProtocol and started["app"] == "openucs.app:app_from_env"
+
+
+# -- the heap, settled for the garbage collector before the first request -------------------
+
+
+def test_the_first_connection_settles_the_heap_once_then_serves_as_usual(monkeypatch):
+    settled: list[None] = []
+    monkeypatch.setattr(server, "settle_heap", lambda: settled.append(None))
+    monkeypatch.setattr(ServingProtocol, "heap_settled", False)
+
+    async def two_connections() -> list[RecordingTransport]:
+        return [await exchange(fixed, POST, protocol_class=ServingProtocol) for _ in range(2)]
+
+    first, second = asyncio.run(two_connections())
+    assert len(settled) == 1
+    assert first.sends == second.sends and first.sends[0].endswith(BODY)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settling_freezes_start_up_objects_and_keeps_collecting_later_garbage():
+    threshold = gc.get_threshold()
+    try:
+        server.settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (server.YOUNG_GENERATION_THRESHOLD, *threshold[1:])
+        later = weakref.ref(_Cycle())  # a reference cycle made after start-up, already garbage
+        assert later() is not None
+        gc.collect()
+        assert later() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -166,9 +166,9 @@ def test_admission_arithmetic():
     assert a.enter_user(1) and a.enter_user(1) and not a.enter_user(1)
     a.leave_user(1)
     assert a.enter_user(1)
-    for _ in range(4):
-        a.enter()
-    assert a.busy() and a.queue_full()
+    assert all(a.enter() for _ in range(4))
+    assert a.busy() and not a.enter()  # the queue is full: nothing taken
+    assert a.in_flight == 4
     assert 100 <= a.back_off_ms() <= 30_000
     assert a.retry_after_s() >= 1
     for _ in range(4):
