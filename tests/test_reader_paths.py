@@ -391,3 +391,66 @@ def test_varied_bytes_cannot_grow_the_kept_requests():
     big = _list_body(" " * reader._REPEATED_MAX_BYTES)
     reader.read_request(big)
     assert big not in reader._repeated
+
+
+# -- _parse's own checks, and the shortcuts they take
+
+
+def refusal(body: bytes) -> str:
+    with pytest.raises(SoapFault) as refused:
+        reader._parse(body)
+    return refused.value.fault_string
+
+
+@pytest.mark.parametrize("body", [b"", b" ", b" \t\r\n\x0b\x0c "])
+def test_an_empty_or_blank_body_is_refused_as_empty(body):
+    assert "The request body is empty." in refusal(body)
+
+
+def test_the_declarations_that_skip_the_encoding_check_would_pass_it():
+    """A body opening with one of them is not matched against the regular expressions."""
+    for declaration in reader._UTF8_DECLARATIONS:
+        reader._check_encoding(declaration + b"<a/>")  # refuses by raising
+        declared = reader._DECLARED_ENCODING.match(declaration)
+        assert declared is None or declared.group(1).lower() == b"utf-8", declaration
+    # ... and the check refuses what it must, whatever declaration it is handed
+    with pytest.raises(SoapFault, match="UTF-7"):
+        reader._check_encoding(b'<?xml version="1.0" encoding="UTF-7"?><a/>')
+
+
+@pytest.mark.parametrize(("character", "limit"), [(b"<", "MAX_TAGS"), (b"=", "MAX_ATTRIBUTES")])
+def test_the_tag_and_attribute_limits_hold_at_every_length(monkeypatch, character, limit):
+    """Only a body longer than a limit is counted, as one no longer cannot exceed it: one over
+    the limit is refused however short."""
+    monkeypatch.setattr(reader, "MAX_TAGS", 8)
+    monkeypatch.setattr(reader, "MAX_ATTRIBUTES", 12)
+    most = getattr(reader, limit)
+    assert "too many elements or attributes" in refusal(character * (most + 1))
+    assert "too many elements or attributes" not in refusal(character * most)  # malformed, no more
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        b"<!DOCTYPE soap:Envelope>",
+        b'<!DOCTYPE soap:Envelope SYSTEM "envelope.dtd">',
+        b'<!DOCTYPE soap:Envelope PUBLIC "-//X//Y//EN" "envelope.dtd">',
+        b"<!DOCTYPE soap:Envelope []>",
+        b'<!DOCTYPE soap:Envelope [<!ENTITY e "x">]>',
+    ],
+)
+def test_every_document_type_declaration_is_refused(doctype):
+    body = envelope("<m:GetImItemList/>", "compact")
+    declaration, _, rest = body.partition(b"?>")
+    assert "document type declaration is not allowed" in refusal(declaration + b"?>" + doctype + rest)
+
+
+def test_plain_requests_share_their_headers_which_cannot_change():
+    first, second = (
+        reader.read_request(envelope(f'<m:RemoveImGroup><m:GroupId Id="{ident}"/></m:RemoveImGroup>', "sipe"))
+        for ident in ("a", "b")
+    )
+    assert first.headers is second.headers
+    assert first.headers == rq.Headers("Exchange2013")
+    with pytest.raises(AttributeError):
+        first.headers.request_server_version = "Exchange2016"  # type: ignore[misc]

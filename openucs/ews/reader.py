@@ -108,14 +108,17 @@ def _validate(el: _Element) -> None:
 # everything else (an attribute it does not expect, text where none belongs, ...), leaving it
 # to the validator. The facets it checks are messages.xsd's; tests/test_reader_paths.py
 # mutates requests around them and compares both paths.
+#
+# The plain readers run for nearly every request, and each call costs more than the work around
+# it, in lxml as in Python, so they make few: a loop takes an element's children as ``el[:]``,
+# one call that lists them (iterating over the element itself first builds an iterator object,
+# which costs more than a short list); attributes come as one ``el.items()``; and the test for
+# white space is written out where it is needed.
 
 _XML_SPACE = " \t\r\n"  # what XML calls white space; str.isspace() knows more
-
-
-def _blank(text: str | None) -> bool:
-    """True for what element-only content may hold between its children. (The parser keeps
-    CDATA sections as plain text, so the validator sees no difference either.)"""
-    return text is None or not text.strip(_XML_SPACE)
+# Element-only content may hold white space beside its children: a text or tail ``s`` holds
+# anything else exactly when ``s and s.strip(_XML_SPACE)`` is true. (The parser keeps CDATA
+# sections as plain text, so the validator sees no difference either.)
 
 
 def _item_ref(el: _Element) -> rq.ItemRef:
@@ -134,7 +137,7 @@ def _plain_item_ref(el: _Element) -> rq.ItemRef | None:
             change_key = value
         else:
             return None
-    return None if ident is None else rq.ItemRef(id=ident, change_key=change_key)
+    return None if ident is None else rq.ItemRef(ident, change_key)  # by position: keywords cost more
 
 
 def _item_refs(el: _Element) -> tuple[rq.ItemRef, ...]:
@@ -143,11 +146,16 @@ def _item_refs(el: _Element) -> tuple[rq.ItemRef, ...]:
 
 def _plain_item_refs(el: _Element) -> tuple[rq.ItemRef, ...] | None:
     """t:NonEmptyArrayOfBaseItemIdsType: one or more t:ItemId."""
-    if el.keys() or not _blank(el.text) or not len(el):
+    children = el[:]
+    text = el.text
+    if not children or el.keys() or (text and text.strip(_XML_SPACE)):
         return None
     refs = []
-    for child in el:
-        ref = _plain_item_ref(child) if child.tag == _ITEM_ID and _blank(child.tail) else None
+    for child in children:
+        tail = child.tail
+        if child.tag != _ITEM_ID or (tail and tail.strip(_XML_SPACE)):
+            return None
+        ref = _plain_item_ref(child)
         if ref is None:
             return None
         refs.append(ref)
@@ -260,13 +268,15 @@ class _Operation:
         """The request if the schema certainly accepts the element, else None: no attributes,
         only white space beside the children, the children in order, none twice, none missing,
         each one certain."""
-        if el.keys() or not _blank(el.text):
+        text = el.text
+        if el.keys() or (text and text.strip(_XML_SPACE)):
             return None
         values = list(self._absent)
         after = required = 0  # children must come at index ``after`` or later
-        for child in el:
+        for child in el[:]:
             i = self._index.get(child.tag)
-            if i is None or i < after or not _blank(child.tail):
+            tail = child.tail
+            if i is None or i < after or (tail and tail.strip(_XML_SPACE)):
                 return None
             field = self.fields[i]
             value = field.kind.read_plain(child)
@@ -388,18 +398,29 @@ def _headers(header: _Element | None) -> rq.Headers:
     return rq.Headers(request_server_version=version, mailbox_culture=culture, impersonation=impersonation)
 
 
-def _plain_headers(header: _Element | None) -> rq.Headers | None:
-    """The headers if there are none but ``<t:RequestServerVersion Version="..."/>``, exactly so,
-    each naming a supported version (every one is in the schema's enumeration); else None."""
-    version = None
-    if header is not None:
-        for el in header:
-            if el.tag != _REQUEST_SERVER_VERSION or el.text is not None or len(el) or el.keys() != ["Version"]:
-                return None
-            version = el.get("Version")
-            if version not in SUPPORTED_VERSIONS:
-                return None
-    return rq.Headers(request_server_version=version)
+# The headers of a plain request by the version it names (None: none), one (frozen) object each
+# rather than one per request; a version not here is not plain. Every supported version is in the
+# schema's enumeration.
+_PLAIN_HEADERS: dict[str | None, rq.Headers] = {
+    version: rq.Headers(version) for version in (None, *sorted(SUPPORTED_VERSIONS))
+}
+
+
+def _plain_headers(header: _Element) -> rq.Headers | None:
+    """The headers if there is none but one ``<t:RequestServerVersion Version="..."/>``, exactly
+    so, naming a supported version; else None."""
+    count = len(header)
+    if count > 1 or header.tag != _HEADER:
+        return None
+    if not count:
+        return _PLAIN_HEADERS[None]
+    el = header[0]
+    if el.tag != _REQUEST_SERVER_VERSION or el.text is not None or len(el):
+        return None
+    attributes = el.items()
+    if len(attributes) != 1 or attributes[0][0] != "Version":
+        return None
+    return _PLAIN_HEADERS.get(attributes[0][1])
 
 
 # -- the envelope -----------------------------------------------------------------------------
@@ -413,6 +434,14 @@ _TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 # "+ADw-", so a declaration naming an encoding outside these is refused before parsing.
 _DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 _COUNTABLE_ENCODING = re.compile(r"utf-?8|utf-?16(le|be)?|(us-)?ascii|iso-?8859-\d+|windows-125\d|latin-?1", re.I)
+# Declarations clients send, each naming UTF-8 or no encoding: a body opening with one passes the
+# check without the regular expressions, which cost more than the rest of _parse's own checks.
+_UTF8_DECLARATIONS = (
+    b'<?xml version="1.0" encoding="utf-8"?>',
+    b'<?xml version="1.0" encoding="UTF-8"?>',
+    b"<?xml version='1.0' encoding='utf-8'?>",
+    b'<?xml version="1.0"?>',
+)
 
 
 def _check_encoding(body: bytes) -> None:
@@ -424,38 +453,43 @@ def _check_encoding(body: bytes) -> None:
 
 
 def _parse(body: bytes) -> _Element:
-    if not body.strip():
+    if not body or body.isspace():  # what body.strip() would empty, without copying the body
         raise schema_fault("The request body is empty.", None, None)
-    _check_encoding(body)
+    if not body.startswith(_UTF8_DECLARATIONS):
+        _check_encoding(body)
     # Counting bytes costs microseconds and bounds the tree before it is built: parse time and
-    # memory grow with the number of nodes, not only with the body's size.
-    if body.count(b"<") > MAX_TAGS or body.count(b"=") > MAX_ATTRIBUTES:
+    # memory grow with the number of nodes, not only with the body's size. A body no longer than
+    # a limit cannot pass it, and is not counted.
+    if (len(body) > MAX_TAGS and body.count(b"<") > MAX_TAGS) or (
+        len(body) > MAX_ATTRIBUTES and body.count(b"=") > MAX_ATTRIBUTES
+    ):
         raise schema_fault("The request has too many elements or attributes.", None, None)
     try:
-        root = etree.fromstring(body, parser=_local.parser)
+        root = etree.fromstring(body, _local.parser)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
         raise schema_fault(exc.msg or "The request is not well-formed XML.", line, column) from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    docinfo = etree.DocInfo(root)
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         # DTDs buy an attacker entity expansion and external fetches; SOAP forbids them anyway.
         raise schema_fault("A document type declaration is not allowed in a SOAP message.", 1, 1)
     return root
 
 
 def _read_plain(root: _Element) -> rq.Envelope | None:
-    """The request if the document is an Envelope holding an optional Header of plain
-    RequestServerVersions and a Body of one operation the schema certainly accepts; else None.
+    """The request if the document is an Envelope holding an optional Header of at most one
+    plain RequestServerVersion and a Body of one operation the schema certainly accepts; else None.
     Every element of such a document has been looked at, and it is at most five deep."""
-    if root.tag != _ENVELOPE or not 0 < len(root) <= 2:
+    parts = len(root)
+    if not 0 < parts <= 2 or root.tag != _ENVELOPE:
         return None
-    header, body = (None, root[0]) if len(root) == 1 else (root[0], root[1])
-    if body.tag != _BODY or len(body) != 1 or (header is not None and header.tag != _HEADER):
+    headers = _plain_headers(root[0]) if parts == 2 else _PLAIN_HEADERS[None]
+    body = root[parts - 1]
+    if headers is None or body.tag != _BODY or len(body) != 1:
         return None
-    headers = _plain_headers(header)
     op_el = body[0]
     operation = _OPERATIONS.get(op_el.tag)
-    if headers is None or operation is None:
+    if operation is None:
         return None
     request = operation.read_plain(op_el)
     return None if request is None else rq.Envelope(operation.name, request, headers)

@@ -36,8 +36,11 @@ class Impersonation:
     value: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Headers:
+    """The SOAP headers these operations read. Frozen: the reader hands every plain request of a
+    version the same one."""
+
     request_server_version: str | None = None
     mailbox_culture: str | None = None
     impersonation: Impersonation | None = None
