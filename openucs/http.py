@@ -197,15 +197,10 @@ class HttpApp:
                 admission.leave_user(user.id)
             if self.audit.enabled:
                 self._audit_outcome(outcome, request_id, client, principal)
-            headers = [
-                (b"content-type", XML),
-                (b"content-length", b"%d" % len(outcome.body)),
-                (b"request-id", request_id.encode()),
-            ]
+            extra = [(b"request-id", request_id.encode())]
             if outcome.etag is not None:  # GetUserPhoto
-                headers.append((b"etag", f'"{outcome.etag}"'.encode()))
-            await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
-            await send({"type": "http.response.body", "body": outcome.body})
+                extra.append((b"etag", f'"{outcome.etag}"'.encode()))
+            await _respond(send, outcome.status, outcome.body, content_type=XML, extra=extra)
         finally:
             admission.leave(time.monotonic() - started)
 
