@@ -16,6 +16,7 @@ from openucs.ops.ids import IdCodec
 from openucs.ops.service import Service
 from openucs.store.open import open_store
 from openucs.store.port import Store
+from openucs.store.snapshots import SnapshotCache
 
 ID_SECRET = "item-id-key"  # noqa: S105 - the name of a secret, not one
 
@@ -31,6 +32,7 @@ def build_service(store: Store, settings: Settings) -> Service:
     limits = Limits(contacts=settings.max_contacts, groups=settings.max_groups)
     cache = ListCache(settings.list_cache_mb * 1024 * 1024) if settings.list_cache_mb > 0 else None
     fragments = FragmentCache(settings.render_cache_mb * 1024 * 1024) if settings.render_cache_mb > 0 else None
+    store.snapshots = SnapshotCache(settings.model_cache_mb * 1024 * 1024) if settings.model_cache_mb > 0 else None
     return Service(store, id_codec(store), limits, cache, fragments)
 
 

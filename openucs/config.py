@@ -24,6 +24,7 @@ class Settings:
     public_url: str | None = None
     list_cache_mb: int = 64  # per process: rendered GetImItemList answers (0 turns it off)
     render_cache_mb: int = 32  # per process: rendered list items, reused by later answers (0 turns it off)
+    model_cache_mb: int = 64  # per process: IM lists as read, carried forward by its writes (0 turns it off)
     log_level: str = "info"
     access_log: bool = True
     # -- security (issue 4; README "Security")
@@ -79,7 +80,7 @@ _INTS |= {
 }
 _PATHS |= {"jwt_key_file", "jwt_jwks_file"}
 _BOOLS |= {"insecure_http"}
-_INTS |= {"render_cache_mb"}
+_INTS |= {"render_cache_mb", "model_cache_mb"}
 
 
 def _convert(name: str, raw: str) -> object:

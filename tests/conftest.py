@@ -13,6 +13,7 @@ from openucs.ops.cache import ListCache
 from openucs.ops.ids import IdCodec
 from openucs.ops.service import Service
 from openucs.store.open import open_store
+from openucs.store.snapshots import SnapshotCache
 from tests.pg_server import PostgresServer, find_bindir
 from tests.support import InProcessClient, ServerProcess, ms_schemas
 
@@ -64,6 +65,8 @@ def database_url(request, tmp_path) -> str:
 @pytest.fixture
 def store(database_url):
     s = open_store(database_url)
+    # As served: the lists read and written are kept, so every test also checks they never go stale.
+    s.snapshots = SnapshotCache(8 * 1024 * 1024)
     yield s
     s.close()
 

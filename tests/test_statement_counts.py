@@ -1,13 +1,16 @@
 """What the common operations cost in statements: a fixed few, whatever the size of the list,
 and the paths those few statements take (an add that adds nothing, an id list longer than one
 statement takes). Counted where every query passes (``SqlSession.run``), on both backends; a
-transaction's BEGIN, version bump and COMMIT are the store's and not counted."""
+transaction's BEGIN, version bump and COMMIT are the store's and not counted.
+
+With the process's snapshot of the list (store/snapshots.py), a read of a list this process
+has read or written before is one statement, its version; without, the reads go to the tables."""
 
 import pytest
 
 from openucs.domain.model import ContactCard
 from openucs.ops.ids import IdKind
-from openucs.store.sql import BUMP_LIST_VERSION, SqlSession
+from openucs.store.sql import BUMP_LIST_VERSION, BUMP_LIST_VERSION_FROM, SqlSession
 from tests.helpers_ops import (
     add_to_group,
     expect_error,
@@ -26,7 +29,7 @@ def statements(monkeypatch) -> list[str]:
     run = SqlSession.run
 
     def counted(self, sql, params=()):
-        if sql != BUMP_LIST_VERSION:
+        if sql not in (BUMP_LIST_VERSION, BUMP_LIST_VERSION_FROM):
             seen.append(sql)
         return run(self, sql, params)
 
@@ -85,6 +88,21 @@ def costs(client, count, members: int) -> dict[str, int]:
 
 @pytest.mark.parametrize("members", [2, 20])
 def test_the_common_operations_take_a_few_statements_whatever_the_lists_size(client, count, members):
+    assert costs(client, count, members) == {
+        "GetImItems contact": 1,  # the list's version: the snapshot has the contact
+        "GetImItems group": 1,
+        "GetImItemList": 1,
+        "RemoveImContactFromGroup": 2,
+        "AddImContactToGroup": 1,
+        "AddImContactToGroup, a member already": 2,
+        "RemoveImGroup": 4,  # its kind, the members only it holds, deleting those, deleting the group
+        "RemoveContactFromImList": 1,
+    }
+
+
+@pytest.mark.parametrize("members", [2, 20])
+def test_without_snapshots_the_reads_take_a_few_statements_too(client, count, store, members):
+    store.snapshots = None
     assert costs(client, count, members) == {
         "GetImItems contact": 1,
         "GetImItems group": 2,

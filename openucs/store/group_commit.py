@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from openucs.store.snapshots import ListSnapshot
     from openucs.store.sqlite import SqliteStore
 
 T = TypeVar("T")
@@ -86,7 +87,7 @@ class GroupCommit:
 
     def _run(self, batch: list[_Job]) -> None:
         outcomes: list[_Outcome] = []
-        with self._store.batch(self._conn):
+        with self._store.batch(self._conn) as staged:
             for future, fn, args in batch:
                 if future.cancelled():  # its request is gone; nobody would hear the answer
                     continue
@@ -95,14 +96,18 @@ class GroupCommit:
                 except Exception as exc:  # the savepoint rolled it back; the caller gets the error
                     outcomes.append((future, None, exc))
         committed = asyncio.get_running_loop().run_in_executor(self._commit_thread, self._conn.commit)
-        committed.add_done_callback(lambda f: self._committed(outcomes, f))
+        committed.add_done_callback(lambda f: self._committed(outcomes, staged, f))
 
-    def _committed(self, outcomes: list[_Outcome], committed: "asyncio.Future[None]") -> None:
+    def _committed(
+        self, outcomes: list[_Outcome], staged: "dict[int, ListSnapshot]", committed: "asyncio.Future[None]"
+    ) -> None:
         error = committed.exception()
         if error is not None:  # the commit failed: no write of the batch may succeed
             if self._conn.in_transaction:
                 self._conn.rollback()
             outcomes = [(future, None, _as_exception(error)) for future, _, _ in outcomes]
+        else:
+            self._store.publish(staged)
         self._settle(outcomes)
 
     def _settle(self, outcomes: list[_Outcome]) -> None:

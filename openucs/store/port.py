@@ -4,6 +4,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
+from openucs.store.snapshots import SnapshotCache
 from openucs.store.sql import SqlTransaction
 
 T = TypeVar("T")
@@ -18,6 +19,7 @@ class Writer(Protocol):
 class Store(Protocol):
     url: str
     inline: bool  # true when calls are fast enough to run on the event loop (no network waits)
+    snapshots: SnapshotCache | None  # the IM lists this process keeps (snapshots.py); None: none
 
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> AbstractContextManager[SqlTransaction]:
         """One transaction. ``write`` takes the write path; ``lock_mailbox`` serialises it with every

@@ -17,7 +17,8 @@ from psycopg_pool import ConnectionPool
 
 from openucs.store.migrate import migrate, schema_version
 from openucs.store.open import DatabaseUrlError
-from openucs.store.sql import ACCOUNT_VERSIONS, BUMP_LIST_VERSION, SqlSession, SqlTransaction
+from openucs.store.snapshots import SnapshotCache, TransactionSnapshots
+from openucs.store.sql import ACCOUNT_VERSIONS, SqlSession, SqlTransaction, raise_list_version
 
 DEFAULT_POOL_SIZE = 10
 # Any constant: every openucs node agrees on it, nothing else in the database uses it.
@@ -57,6 +58,8 @@ def split_url(url: str) -> tuple[str, int]:
 
 class PostgresStore:
     inline = False  # every call waits on the network: the server runs them off the event loop
+    # The lists this process keeps (see snapshots.py); the server sets it, tools run without.
+    snapshots: SnapshotCache | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -85,14 +88,17 @@ class PostgresStore:
         with self._pool.connection() as conn, conn.cursor() as cursor:
             cursor.execute(_BEGIN_WRITE if write else _BEGIN_READ)
             session = SqlSession(cursor, "postgresql")
+            snapshots = None if self.snapshots is None else TransactionSnapshots(self.snapshots)
             try:
                 if write and lock_mailbox is not None:
-                    session.run(BUMP_LIST_VERSION, (lock_mailbox,))  # also the mailbox's row lock
-                yield SqlTransaction(session)
+                    raise_list_version(session, lock_mailbox, snapshots)  # also the mailbox's row lock
+                yield SqlTransaction(session, snapshots)
             except BaseException:
                 _rollback(cursor)
                 raise
             cursor.execute("COMMIT")
+            if snapshots is not None:
+                snapshots.publish()
 
     @contextmanager
     def autocommit(self) -> Iterator[SqlTransaction]:

@@ -24,6 +24,7 @@ from openucs.domain.model import (
 )
 from openucs.store.directory import SqlDirectory
 from openucs.store.migrations import Dialect
+from openucs.store.snapshots import ListMirror, ListSnapshot, TransactionSnapshots
 
 if TYPE_CHECKING:
     from openucs.store.grants import SqlGrants
@@ -107,6 +108,11 @@ def _contact(row: Sequence[Any], props: tuple[ExtendedProperty, ...] = ()) -> Co
     return Contact(row[0], row[1], ContactCard(*row[2:11]), row[11], props)
 
 
+def _among(contacts: dict[int, Contact], contact_ids: Iterable[int]) -> list[Contact]:
+    """The contacts of a snapshot with these ids, in id order (the order the database gives)."""
+    return [contacts[cid] for cid in sorted(set(contact_ids)) if cid in contacts]
+
+
 def _property(row: Sequence[Any]) -> ExtendedProperty:
     key = PropertyKey(
         property_type=row[2],
@@ -120,14 +126,60 @@ def _property(row: Sequence[Any]) -> ExtendedProperty:
 
 
 class SqlImList:
-    """``ImListRepository`` for one mailbox over an open transaction."""
+    """``ImListRepository`` for one mailbox over an open transaction.
 
-    def __init__(self, db: SqlSession, mailbox_id: int, *, with_properties: bool = False) -> None:
+    With ``snapshots``, reads of the list come from the process's snapshot of it when that is
+    at the list's current version, and changes are made to the write's copy of it as well (see
+    snapshots.py)."""
+
+    def __init__(
+        self,
+        db: SqlSession,
+        mailbox_id: int,
+        *,
+        with_properties: bool = False,
+        snapshots: TransactionSnapshots | None = None,
+    ) -> None:
         self._db = db
         self.mailbox_id = mailbox_id
         # Extended properties are read only when the request asked for some: most never do.
         self._with_properties = with_properties
         self._loaded_properties: dict[str, dict[int, tuple[ExtendedProperty, ...]]] | None = None
+        self._snapshots = snapshots
+        self._snapshot: ListSnapshot | None = None
+        self._looked = False  # for the snapshot
+
+    # -- the snapshot, when there is one
+    def _current(self, *, read: bool) -> ListSnapshot | None:
+        """The snapshot of the list at its version in this transaction; when there is none and
+        ``read``, the list read from the database and kept."""
+        snapshots = self._snapshots
+        if snapshots is None or self._looked:
+            return self._snapshot
+        if snapshots.writes(self.mailbox_id):
+            return None  # the write's own reads see its changes; the database has them
+        if not read and snapshots.newest(self.mailbox_id) is None:
+            return None  # nothing kept: a version check would only add a query
+        self._looked = True
+        row = self._db.one(LIST_VERSION, (self.mailbox_id,))
+        if row is None:
+            return None
+        version = int(row[0])
+        found = snapshots.at(self.mailbox_id, version)
+        if found is None and read:
+            self._with_properties = True  # a snapshot serves every request, those asking for properties too
+            groups = self._groups("", (), every_group=True)
+            contacts = self._all_contacts()
+            found = ListSnapshot(self.mailbox_id, version, {g.id: g for g in groups}, {c.id: c for c in contacts})
+            snapshots.stage(found)
+        self._snapshot = found
+        return found
+
+    def _mirror(self) -> ListMirror | None:
+        """Before a change: the copy to make it to as well. From here on this repository reads
+        the database, which has the change."""
+        self._looked, self._snapshot = True, None
+        return None if self._snapshots is None else self._snapshots.mirror(self.mailbox_id)
 
     def _properties(self, column: str) -> dict[int, tuple[ExtendedProperty, ...]]:
         if not self._with_properties:
@@ -175,12 +227,17 @@ class SqlImList:
         ]
 
     def groups(self, group_ids: Iterable[int] | None = None) -> list[Group]:
+        snapshot = self._current(read=group_ids is None)
         if group_ids is None:
+            if snapshot is not None:
+                return list(snapshot.groups.values())
             return self._groups("", (), every_group=True)
-        ids = sorted(set(group_ids))
+        ids = set(group_ids)
         if not ids:
             return []
-        return self._groups(f"AND id IN ({_marks(ids)})", ids)
+        if snapshot is not None:
+            return [g for g in snapshot.groups.values() if g.id in ids]
+        return self._groups(f"AND id IN ({_marks(sorted(ids))})", sorted(ids))
 
     def group_kind(self, group_id: int) -> GroupKind | None:
         row = self._db.one("SELECT kind FROM im_groups WHERE id = ? AND mailbox_id = ?", (group_id, self.mailbox_id))
@@ -223,37 +280,57 @@ class SqlImList:
                 created,
             ),
         )
-        return Group(id=row[0], kind=kind, display_name=display_name, created=created, smtp_address=smtp_address)
+        group = Group(id=row[0], kind=kind, display_name=display_name, created=created, smtp_address=smtp_address)
+        if (mirror := self._mirror()) is not None:
+            mirror.add_group(group)
+        return group
 
     def create_missing_system_groups(self) -> None:
         created = utc_now()
+        mirror = self._mirror()
         for kind, name in SYSTEM_GROUP_NAMES.items():
-            self._db.run(
+            row = self._db.one(
                 "INSERT INTO im_groups (mailbox_id, kind, display_name, created) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (self.mailbox_id, kind.value, name, created),
             )
+            if row is not None and mirror is not None:
+                mirror.add_group(Group(row[0], kind, name, created))
 
     def rename_group(self, group_id: int, display_name: str) -> None:
         self._db.run(
             "UPDATE im_groups SET display_name = ? WHERE id = ? AND mailbox_id = ?",
             (display_name, group_id, self.mailbox_id),
         )
+        if (mirror := self._mirror()) is not None:
+            mirror.rename_group(group_id, display_name)
 
     def delete_group(self, group_id: int) -> None:
         self._db.run("DELETE FROM im_groups WHERE id = ? AND mailbox_id = ?", (group_id, self.mailbox_id))
+        if (mirror := self._mirror()) is not None:
+            mirror.delete_group(group_id)  # its memberships and properties go with it
 
     # -- contacts
     def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
+        snapshot = self._current(read=contact_ids is None)
+        if snapshot is not None:
+            if contact_ids is None:
+                return list(snapshot.contacts.values())
+            return _among(snapshot.contacts, contact_ids)
         if contact_ids is None:
-            rows = self._db.all(
-                f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? ORDER BY id",
-                (self.mailbox_id,),
-            )
-            return self._contacts(rows)
+            return self._all_contacts()
         return self._contacts_among(contact_ids, "")
 
+    def _all_contacts(self) -> list[Contact]:
+        rows = self._db.all(
+            f"SELECT {_CONTACT_COLUMNS} FROM im_contacts WHERE mailbox_id = ? ORDER BY id", (self.mailbox_id,)
+        )
+        return self._contacts(rows)
+
     def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
+        snapshot = self._current(read=False)
+        if snapshot is not None:
+            return _among(snapshot.contacts, set(contact_ids) & snapshot.members())
         return self._contacts_among(
             contact_ids, "AND EXISTS (SELECT 1 FROM im_members m WHERE m.contact_id = im_contacts.id)"
         )
@@ -307,17 +384,25 @@ class SqlImList:
                 created,
             ),
         )
-        return Contact(id=row[0], im_address=im_address, card=card, created=created)
+        contact = Contact(id=row[0], im_address=im_address, card=card, created=created)
+        if (mirror := self._mirror()) is not None:
+            mirror.add_contact(contact)
+        return contact
 
     def delete_contact(self, contact_id: int) -> bool:
         cursor = self._db.run("DELETE FROM im_contacts WHERE id = ? AND mailbox_id = ?", (contact_id, self.mailbox_id))
-        return bool(cursor.rowcount)  # rows deleted by the statement itself, not by its cascades
+        deleted = bool(cursor.rowcount)  # rows deleted by the statement itself, not by its cascades
+        if deleted and (mirror := self._mirror()) is not None:
+            mirror.delete_contacts((contact_id,))  # its memberships and properties go with it
+        return deleted
 
     def delete_contacts(self, contact_ids: Sequence[int]) -> None:
         for chunk in _slices(contact_ids):
             self._db.run(
                 f"DELETE FROM im_contacts WHERE mailbox_id = ? AND id IN ({_marks(chunk)})", (self.mailbox_id, *chunk)
             )
+        if contact_ids and (mirror := self._mirror()) is not None:
+            mirror.delete_contacts(contact_ids)
 
     # -- membership
     def memberships(self, contact_id: int) -> dict[int, GroupKind] | None:
@@ -353,7 +438,10 @@ class SqlImList:
             "ON CONFLICT DO NOTHING",
             (group_id, self.mailbox_id, contact_id, self.mailbox_id),
         )
-        return bool(cursor.rowcount)
+        added = bool(cursor.rowcount)
+        if added and (mirror := self._mirror()) is not None:
+            mirror.add_member(group_id, contact_id)
+        return added
 
     def remove_memberships(self, contact_id: int, group_ids: Iterable[int]) -> None:
         ids = list(group_ids)
@@ -361,6 +449,8 @@ class SqlImList:
             f"DELETE FROM im_members WHERE contact_id = ? AND mailbox_id = ? AND group_id IN ({_marks(ids)})",
             (contact_id, self.mailbox_id, *ids),
         )
+        if (mirror := self._mirror()) is not None:
+            mirror.remove_memberships(contact_id, ids)
 
     # -- extended properties
     def set_extended_properties(
@@ -397,6 +487,11 @@ class SqlImList:
                     json.dumps(list(prop.values)),
                 ),
             )
+        if properties and (mirror := self._mirror()) is not None:
+            if group_id is not None:
+                mirror.set_group_properties(group_id, properties)
+            elif contact_id is not None:
+                mirror.set_contact_properties(contact_id, properties)
 
 
 _USER_COLUMNS = (
@@ -549,9 +644,10 @@ class SqlTransaction:
 
     # Every request makes a transaction and few touch the directory: its (stateless) parts are
     # made when asked for.
-    def __init__(self, db: SqlSession) -> None:
+    def __init__(self, db: SqlSession, snapshots: TransactionSnapshots | None = None) -> None:
         self.db = db
         self.accounts = SqlAccounts(db)
+        self.snapshots = snapshots
 
     @property
     def directory(self) -> AccountDirectory:
@@ -563,7 +659,7 @@ class SqlTransaction:
         return SqlDirectory(self.db)
 
     def imlist(self, mailbox_id: int, *, with_properties: bool = False) -> SqlImList:
-        return SqlImList(self.db, mailbox_id, with_properties=with_properties)
+        return SqlImList(self.db, mailbox_id, with_properties=with_properties, snapshots=self.snapshots)
 
     @property
     def grants(self) -> "SqlGrants":
@@ -581,3 +677,23 @@ ACCOUNT_VERSIONS = "SELECT id, list_version, account_version FROM users WHERE em
 # (so cached answers of other processes go stale) and, on PostgreSQL, takes the row lock that
 # serialises writers of the mailbox across nodes.
 BUMP_LIST_VERSION = "UPDATE users SET list_version = list_version + 1 WHERE id = ?"
+# The same from a known version: it changes nothing (and locks nothing) when the list is at another.
+BUMP_LIST_VERSION_FROM = "UPDATE users SET list_version = ? WHERE id = ? AND list_version = ?"
+
+# What a read of a whole list checks its snapshot against (see snapshots.py).
+LIST_VERSION = "SELECT list_version FROM users WHERE id = ?"
+
+
+def raise_list_version(db: SqlSession, mailbox_id: int, snapshots: TransactionSnapshots | None) -> None:
+    """The first statement of a write on a mailbox's list. When this process keeps a snapshot of
+    the list, the version is raised from the snapshot's, if the list is still at it: then the
+    write's changes can be carried over to the snapshot (a RETURNING clause would tell the version
+    too, but costs SQLite more than the UPDATE itself)."""
+    if snapshots is None:
+        db.run(BUMP_LIST_VERSION, (mailbox_id,))
+        return
+    base = snapshots.newest(mailbox_id)
+    if base is None or db.run(BUMP_LIST_VERSION_FROM, (base.version + 1, mailbox_id, base.version)).rowcount != 1:
+        base = None
+        db.run(BUMP_LIST_VERSION, (mailbox_id,))
+    snapshots.writing(mailbox_id, base)

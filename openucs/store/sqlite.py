@@ -22,7 +22,8 @@ from typing import Literal
 
 from openucs.store.group_commit import LOCKED, GroupCommit
 from openucs.store.migrate import migrate, schema_version
-from openucs.store.sql import ACCOUNT_VERSIONS, BUMP_LIST_VERSION, SqlSession, SqlTransaction
+from openucs.store.snapshots import ListSnapshot, SnapshotCache, TransactionSnapshots
+from openucs.store.sql import ACCOUNT_VERSIONS, SqlSession, SqlTransaction, raise_list_version
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -30,6 +31,8 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 class SqliteStore:
     # Calls return in microseconds and never wait on a network: the server runs them inline.
     inline = True
+    # The lists this process keeps (see snapshots.py); the server sets it, tools run without.
+    snapshots: SnapshotCache | None = None
 
     def __init__(self, path: Path, *, synchronous: Synchronous = "FULL", busy_timeout_ms: int = 30_000) -> None:
         self.path = path
@@ -89,21 +92,29 @@ class SqliteStore:
         return self._writer
 
     @contextmanager
-    def batch(self, conn: sqlite3.Connection) -> Iterator[None]:
-        """While open, this thread's transactions are savepoints inside ``conn``'s transaction."""
-        self._local.batch = conn
+    def batch(self, conn: sqlite3.Connection) -> Iterator[dict[int, ListSnapshot]]:
+        """While open, this thread's transactions are savepoints inside ``conn``'s transaction.
+        Yields the lists they leave behind, for ``publish`` once the batch is committed."""
+        staged: dict[int, ListSnapshot] = {}
+        self._local.batch, self._local.staged = conn, staged
         try:
-            yield
+            yield staged
         finally:
-            self._local.batch = None
+            self._local.batch = self._local.staged = None
+
+    def publish(self, staged: dict[int, ListSnapshot]) -> None:
+        """After a batch's commit: the lists its writes and reads left behind."""
+        if self.snapshots is not None:
+            for snapshot in staged.values():
+                self.snapshots.put(snapshot)
 
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> "_Transaction":
         # The whole database is the lock unit here; lock_mailbox only raises the list's version.
         batch: sqlite3.Connection | None = getattr(self._local, "batch", None)
         bump = lock_mailbox if write else None
         if batch is not None:
-            return _Transaction(batch, "SAVEPOINT job", bump, nested=True)
-        return _Transaction(self._connection(), "BEGIN IMMEDIATE" if write else "BEGIN", bump, nested=False)
+            return _Transaction(batch, "SAVEPOINT job", bump, self.snapshots, self._local.staged)
+        return _Transaction(self._connection(), "BEGIN IMMEDIATE" if write else "BEGIN", bump, self.snapshots, None)
 
     def autocommit(self) -> "_Autocommit":
         return _Autocommit(self._connection())
@@ -136,35 +147,49 @@ class _Transaction:
     """One transaction on a connection, or a savepoint inside a group commit's batch. A class, not
     a generator-based context manager: every request opens one or two, and this costs a third."""
 
-    __slots__ = ("_begin", "_bump", "_conn", "_cursor", "_nested")
+    __slots__ = ("_begin", "_bump", "_cache", "_conn", "_cursor", "_outer", "_snapshots")
 
-    def __init__(self, conn: sqlite3.Connection, begin: str, bump: int | None, *, nested: bool) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        begin: str,
+        bump: int | None,
+        cache: SnapshotCache | None,
+        outer: dict[int, ListSnapshot] | None,
+    ) -> None:
         self._conn = conn
         self._begin = begin
         self._bump = bump
-        self._nested = nested
+        self._cache = cache
+        self._outer = outer  # the batch's lists, when this is a savepoint in a group commit batch
+        self._snapshots: TransactionSnapshots | None = None
 
     def __enter__(self) -> SqlTransaction:
         cursor = self._cursor = self._conn.cursor()
         cursor.execute(self._begin)
+        session = SqlSession(cursor, "sqlite")
+        if self._cache is not None:
+            self._snapshots = TransactionSnapshots(self._cache, self._outer)
         if self._bump is not None:
             try:
-                cursor.execute(BUMP_LIST_VERSION, (self._bump,))
+                raise_list_version(session, self._bump, self._snapshots)
             except BaseException:
                 self._end(failed=True)
                 raise
-        return SqlTransaction(SqlSession(cursor, "sqlite"))
+        return SqlTransaction(session, self._snapshots)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
         self._end(failed=exc_type is not None)
 
     def _end(self, *, failed: bool) -> None:
-        cursor, conn = self._cursor, self._conn
+        cursor, conn, snapshots = self._cursor, self._conn, self._snapshots
         try:
-            if self._nested:
+            if self._outer is not None:  # a savepoint: the batch's commit publishes what it leaves
                 if failed:
                     cursor.execute("ROLLBACK TO job")
                 cursor.execute("RELEASE job")
+                if not failed and snapshots is not None:
+                    self._outer.update(snapshots.finish())
             elif failed:
                 conn.rollback()
             else:
@@ -174,6 +199,8 @@ class _Transaction:
                     if conn.in_transaction:  # never leave the connection inside a dead transaction
                         conn.rollback()
                     raise
+                if snapshots is not None:
+                    snapshots.publish()
         finally:
             cursor.close()
 
