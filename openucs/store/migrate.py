@@ -14,8 +14,9 @@ def schema_version(db: SqlSession) -> int:
     return int(db.one("SELECT MAX(version) FROM openucs_schema")[0] or 0)
 
 
-def migrate(db: SqlSession) -> int:
-    """Bring the schema to ``LATEST_VERSION``; return the version found before."""
+def migrate(db: SqlSession, *, target: int = LATEST_VERSION) -> int:
+    """Bring the schema to ``target`` (tests build older databases with a lower one); return the
+    version found before."""
     db.run("CREATE TABLE IF NOT EXISTS openucs_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
     current = schema_version(db)
     if current > LATEST_VERSION:
@@ -23,7 +24,7 @@ def migrate(db: SqlSession) -> int:
             f"database schema version {current} is newer than this openucs ({LATEST_VERSION}); upgrade openucs"
         )
     for migration in MIGRATIONS:
-        if migration.version > current:
+        if current < migration.version <= target:
             for statement in migration.render(db.dialect):
                 db.run(statement)
             if migration.data is not None:
