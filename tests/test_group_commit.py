@@ -4,6 +4,7 @@ run on the event loop, and are answered only after their commit (the fsync) is d
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,15 @@ class Connection:
         self.hold = threading.Event()
         self.hold.set()
         self.fail: Exception | None = None
+        self.slow = 0.0  # seconds each commit takes, as on a disk that flushes slowly
+        self.threads: list[str] = []  # where each commit ran
 
     def __getattr__(self, name):
         return getattr(self._conn, name)
 
     def commit(self) -> None:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.slow)
         self.hold.wait(10)
         if self.fail is not None:
             raise self.fail
@@ -188,3 +193,67 @@ def test_a_read_that_must_write_waits_for_the_write_lock_off_the_loop(sqlite_sto
     assert busy.ok() and lazy_reply.ok()
     names = {g.findtext(f"{{{T}}}DisplayName") for g in lazy_reply.findall("m:ImItemList/t:Groups/t:ImGroup")}
     assert names == {"Favorites", "Other Contacts", "Tagged"}
+
+
+def _contended_writes(store: SqliteStore, mailbox: int, names: list[str]) -> list:
+    """Writes made while another process holds the write lock for a moment, one after another."""
+    writer = store.writer()
+    other = sqlite3.connect(store.path, isolation_level=None)  # as a second worker would
+
+    async def main():
+        results = []
+        for name in names:
+            other.execute("BEGIN IMMEDIATE")
+            write = asyncio.ensure_future(writer.run(_add_group, store, mailbox, name))
+            await asyncio.sleep(0.003)  # the batch finds the lock busy and asks again
+            assert not write.done()
+            other.execute("COMMIT")
+            results.append(await asyncio.wait_for(write, 10))
+        return results
+
+    try:
+        return asyncio.run(main())
+    finally:
+        other.close()
+
+
+def test_while_another_process_wants_the_lock_quick_commits_run_on_the_loop(sqlite_store, conn):
+    user = make_user(sqlite_store, "contended@example.com")
+    asyncio.run(sqlite_store.writer().run(_add_group, sqlite_store, user.id, "alone"))
+    assert conn.threads[-1].startswith("openucs-commit")  # no contention: the fsync waits on its thread
+    assert all(_contended_writes(sqlite_store, user.id, ["C1", "C2"]))
+    assert conn.threads[-2:] == [threading.current_thread().name] * 2  # no hand-over while holding the lock
+    assert _names(sqlite_store, user.id) == {"alone", "C1", "C2"}
+
+
+def test_slow_commits_stay_on_the_commit_thread_even_under_contention(sqlite_store, conn):
+    user = make_user(sqlite_store, "slowdisk@example.com")
+    conn.slow = 0.005  # five times the limit: the loop would stall for every batch
+    assert all(_contended_writes(sqlite_store, user.id, [f"S{i}" for i in range(6)]))
+    assert conn.threads[-1].startswith("openucs-commit")
+    assert _names(sqlite_store, user.id) == {f"S{i}" for i in range(6)}
+
+
+def test_a_lock_held_past_the_busy_timeout_fails_the_batch_not_the_loop(tmp_path):
+    store = SqliteStore(tmp_path / "busy.db", busy_timeout_ms=100)
+    user = make_user(store, "timeout@example.com")
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def main():
+        write = asyncio.ensure_future(store.writer().run(_add_group, store, user.id, "never"))
+        ticks = 0
+        while not write.done() and ticks < 400:  # 2 s: far past the timeout
+            await asyncio.sleep(0.005)
+            ticks += 1
+        return ticks, write.exception()
+
+    try:
+        ticks, error = asyncio.run(main())
+    finally:
+        other.rollback()
+        other.close()
+    assert isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+    assert ticks >= 15  # the loop turned all along
+    assert _names(store, user.id) == set()
+    store.close()
