@@ -19,6 +19,7 @@ from openucs.domain import imlist
 from openucs.domain.model import Contact, ContactCard, ExtendedProperty, Group, GroupKind, PropertyKey
 from openucs.store.open import open_store
 from openucs.store.snapshots import ListMirror, ListSnapshot, SnapshotCache
+from openucs.store.sql import SqlImList
 from openucs.store.sqlite import SqliteStore
 from tests.conftest import make_user
 
@@ -93,9 +94,7 @@ def apply(repo, step, groups: list[int], contacts: list[int]) -> None:
 
     match step:
         case ("create_group", kind, name):
-            repo.create_group(
-                kind, name, f"{name.lower()}@lists.example.org" if kind is GroupKind.DISTRIBUTION else None
-            )
+            repo.create_group(kind, name, f"{name}@Lists.example.org" if kind is GroupKind.DISTRIBUTION else None)
         case ("rename_group", g, name):
             repo.rename_group(pick(groups, g), name)
         case ("delete_group", g):
@@ -123,23 +122,57 @@ def apply(repo, step, groups: list[int], contacts: list[int]) -> None:
 
 
 def seed(store, mailbox: int) -> None:
-    """Two user groups and three contacts, in one, two and a system group: most steps find something to change."""
+    """Two user groups, a distribution group and three contacts, tagged or not, in one group or
+    several: most steps find something to change, and every check something to tell apart."""
     with store.transaction(write=True, lock_mailbox=mailbox) as tx:
         repo = tx.imlist(mailbox)
         repo.create_missing_system_groups()
         one, two = (repo.create_group(GroupKind.USER, name).id for name in ("U1", "U2"))
+        repo.create_group(GroupKind.DISTRIBUTION, "Team", "Team@Lists.Example.org")
         first, second, third = (
             repo.create_contact(f"{n}@example.org", ContactCard(display_name=n)).id for n in ("c1", "c2", "c3")
         )
-        for group, contact in ((one, first), (one, second), (two, second)):
+        favorites, tagged = repo.system_group_id(GroupKind.FAVORITES), repo.system_group_id(GroupKind.TAGGED)
+        assert favorites is not None and tagged is not None
+        for group, contact in ((one, first), (one, second), (two, second), (tagged, second), (favorites, third)):
             repo.add_member(group, contact)
-        favorites = repo.system_group_id(GroupKind.FAVORITES)
-        assert favorites is not None
-        repo.add_member(favorites, third)
+        repo.add_member(tagged, first)  # in U1 and Tagged only: U1's sole member, Tagged aside
 
 
 class Refused(Exception):
     """Raised inside a write to roll it back."""
+
+
+def checks_in_a_write(store, mailbox: int) -> None:
+    """Every check a write makes, answered from its copy of the list, is what the tables answer
+    at that point of the same transaction."""
+    read(store, mailbox)  # kept at the current version: the write gets a copy
+    with pytest.raises(Refused), store.transaction(write=True, lock_mailbox=mailbox) as tx:
+        assert tx.snapshots.live(mailbox) is not None
+        copy, tables = tx.imlist(mailbox), SqlImList(tx.db, mailbox, with_properties=True)
+        groups, contacts = tables.groups(), tables.contacts()
+        assert (copy.groups(), copy.contacts()) == (groups, contacts)
+        group_ids, contact_ids = [g.id for g in groups] + [10_000], [c.id for c in contacts] + [10_001]
+        for group_id in group_ids:
+            assert copy.group_kind(group_id) == tables.group_kind(group_id)
+            assert copy.sole_members(group_id, besides=GroupKind.TAGGED) == tables.sole_members(
+                group_id, besides=GroupKind.TAGGED
+            )
+            assert copy.groups([group_id]) == tables.groups([group_id])
+        for name in [g.display_name for g in groups] + ["nobody's"]:
+            assert copy.group_by_name(name) == tables.group_by_name(name)
+        for address in [g.smtp_address.upper() for g in groups if g.smtp_address] + ["none@example.org"]:
+            assert copy.group_by_smtp_address(address) == tables.group_by_smtp_address(address)
+        for kind in GroupKind:
+            assert copy.system_group(kind) == tables.system_group(kind)
+            assert copy.system_group_id(kind) == tables.system_group_id(kind)
+        assert copy.count_limited_groups() == tables.count_limited_groups()
+        assert copy.count_contacts() == tables.count_contacts()
+        for contact_id in contact_ids:
+            assert copy.memberships(contact_id) == tables.memberships(contact_id)
+        assert copy.member_contacts(contact_ids) == tables.member_contacts(contact_ids)
+        assert copy.contacts(contact_ids[::-1]) == tables.contacts(contact_ids[::-1])
+        raise Refused
 
 
 @pytest.mark.parametrize("seed_read", [True, False])
@@ -188,9 +221,16 @@ def test_a_list_read_from_its_snapshot_is_the_list_in_the_database(store, plain,
                         assert kept is not None and kept.version == before + 1, step
                         carried["n"] += 1
             assert read(store, mailbox) == read(plain, mailbox), step
+            checks_in_a_write(store, mailbox)
 
     check()
     assert carried["n"] > 0  # the copies were exercised, not only rebuilt from the tables
+
+
+def test_checks_in_a_write_on_a_list_with_no_contacts(store, alice):
+    checks_in_a_write(store, alice.id)
+    with store.transaction(write=True, lock_mailbox=alice.id) as tx:
+        assert tx.imlist(alice.id).count_contacts() == 0
 
 
 # -- group commit (SQLite) ---------------------------------------------------------------------

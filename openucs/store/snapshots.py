@@ -13,6 +13,9 @@ the lists it read as domain objects, tagged with the mailbox's ``list_version``:
   back leaves no trace here either.
 - A change the copy cannot follow exactly makes the write keep no copy: the next read goes to
   the database.
+- While it holds the copy, the write's own reads (is there such a group, how many contacts,
+  which groups hold this contact) are answered from it: it is the list the database holds at
+  that point of the transaction, and a query per check costs a round trip on PostgreSQL.
 
 Snapshots are immutable: readers share them (and their items) with no lock; a write works on
 copies of the dicts, and replaces an item rather than changing it. The cache is bounded by an
@@ -23,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from openucs.domain.model import Contact, ExtendedProperty, Group
+from openucs.domain.model import Contact, ExtendedProperty, Group, GroupKind
 
 # Rough sizes of a kept item in bytes, with its strings: enough to bound the cache's memory.
 _GROUP_BYTES = 400
@@ -62,10 +65,52 @@ class ListMirror:
         self._contacts = dict(base.contacts)
         self._broken = False  # a change named an item the copy does not hold: it is no longer the list
 
+    @property
+    def broken(self) -> bool:
+        return self._broken
+
     def snapshot(self, version: int) -> ListSnapshot | None:
         if self._broken:
             return None
         return ListSnapshot(self.mailbox_id, version, self._groups, self._contacts)
+
+    # -- the list as the write has left it so far, for its own reads
+    @property
+    def groups(self) -> dict[int, Group]:
+        return self._groups
+
+    @property
+    def contacts(self) -> dict[int, Contact]:
+        return self._contacts
+
+    def members(self) -> frozenset[int]:
+        return frozenset(c for g in self._groups.values() for c in g.members)
+
+    def first_group(
+        self, kind: GroupKind | None = None, name: str | None = None, smtp_key: str | None = None
+    ) -> Group | None:
+        """The first group in listing order of that kind, or with that exact name, or whose
+        address lowered is ``smtp_key``."""
+        for group in self._groups.values():
+            if (
+                (kind is None or group.kind is kind)
+                and (name is None or group.display_name == name)
+                and (smtp_key is None or (group.smtp_address is not None and group.smtp_address.lower() == smtp_key))
+            ):
+                return group
+        return None
+
+    def memberships(self, contact_id: int) -> dict[int, GroupKind] | None:
+        if contact_id not in self._contacts:
+            return None
+        return {g.id: g.kind for g in self._groups.values() if contact_id in g.members}
+
+    def sole_members(self, group_id: int, besides: GroupKind) -> list[int]:
+        group = self._groups.get(group_id)
+        if group is None:
+            return []
+        elsewhere = {c for g in self._groups.values() if g.id != group_id and g.kind is not besides for c in g.members}
+        return [c for c in group.members if c not in elsewhere]
 
     def add_group(self, group: Group) -> None:
         groups = self._groups
@@ -245,6 +290,12 @@ class TransactionSnapshots:
     def writes(self, mailbox_id: int) -> bool:
         """Whether this transaction is changing the mailbox's list (its own reads must see it)."""
         return self._writing == mailbox_id
+
+    def live(self, mailbox_id: int) -> ListMirror | None:
+        """The write's copy of the mailbox's list, when this transaction writes it and has one."""
+        if self._mirror is None or self._writing != mailbox_id or self._mirror[0].broken:
+            return None
+        return self._mirror[0]
 
     def mirror(self, mailbox_id: int) -> ListMirror | None:
         """The copy a change to the mailbox's list must also be made to, or None when there is none."""

@@ -87,6 +87,7 @@ _PROPERTY_COLUMNS = (
 )
 
 
+_LIMITED_KINDS = (GroupKind.USER, GroupKind.DISTRIBUTION)  # the groups the group limit counts
 # Kind by stored text: a dict lookup, not an enum call, for every group of every list read.
 _KINDS: dict[str, GroupKind] = {kind.value: kind for kind in GroupKind}
 # Ids per IN (...) list: far below every backend's limit on parameters per statement.
@@ -150,14 +151,16 @@ class SqlImList:
         self._looked = False  # for the snapshot
 
     # -- the snapshot, when there is one
-    def _current(self, *, read: bool) -> ListSnapshot | None:
-        """The snapshot of the list at its version in this transaction; when there is none and
-        ``read``, the list read from the database and kept."""
+    def _current(self, *, read: bool) -> ListSnapshot | ListMirror | None:
+        """The snapshot of the list at its version in this transaction (in a write, the write's
+        copy); when there is none and ``read``, the list read from the database and kept."""
         snapshots = self._snapshots
-        if snapshots is None or self._looked:
-            return self._snapshot
+        if snapshots is None:
+            return None
         if snapshots.writes(self.mailbox_id):
-            return None  # the write's own reads see its changes; the database has them
+            return snapshots.live(self.mailbox_id)  # with the write's changes so far; None: ask the database
+        if self._looked:
+            return self._snapshot
         if not read and snapshots.newest(self.mailbox_id) is None:
             return None  # nothing kept: a version check would only add a query
         self._looked = True
@@ -177,9 +180,13 @@ class SqlImList:
 
     def _mirror(self) -> ListMirror | None:
         """Before a change: the copy to make it to as well. From here on this repository reads
-        the database, which has the change."""
+        the database (or the copy, which has the change too)."""
         self._looked, self._snapshot = True, None
         return None if self._snapshots is None else self._snapshots.mirror(self.mailbox_id)
+
+    def _live(self) -> ListMirror | None:
+        """In a write with a copy of the list: the copy, which answers the write's checks."""
+        return None if self._snapshots is None else self._snapshots.live(self.mailbox_id)
 
     def _properties(self, column: str) -> dict[int, tuple[ExtendedProperty, ...]]:
         if not self._with_properties:
@@ -240,26 +247,40 @@ class SqlImList:
         return self._groups(f"AND id IN ({_marks(sorted(ids))})", sorted(ids))
 
     def group_kind(self, group_id: int) -> GroupKind | None:
+        if (live := self._live()) is not None:
+            group = live.groups.get(group_id)
+            return None if group is None else group.kind
         row = self._db.one("SELECT kind FROM im_groups WHERE id = ? AND mailbox_id = ?", (group_id, self.mailbox_id))
         return None if row is None else _KINDS[row[0]]
 
     def group_by_name(self, display_name: str) -> Group | None:
+        if (live := self._live()) is not None:
+            return live.first_group(name=display_name)
         found = self._groups("AND display_name = ?", (display_name,))
         return found[0] if found else None
 
     def group_by_smtp_address(self, smtp_address: str) -> Group | None:
+        if (live := self._live()) is not None:
+            return live.first_group(smtp_key=smtp_address.lower())
         found = self._groups("AND smtp_address_key = ?", (smtp_address.lower(),))
         return found[0] if found else None
 
     def system_group(self, kind: GroupKind) -> Group | None:
+        if (live := self._live()) is not None:
+            return live.first_group(kind)
         found = self._groups("AND kind = ?", (kind.value,))
         return found[0] if found else None
 
     def system_group_id(self, kind: GroupKind) -> int | None:
+        if (live := self._live()) is not None:
+            group = live.first_group(kind)
+            return None if group is None else group.id
         row = self._db.one("SELECT id FROM im_groups WHERE mailbox_id = ? AND kind = ?", (self.mailbox_id, kind.value))
         return None if row is None else int(row[0])
 
     def count_limited_groups(self) -> int:
+        if (live := self._live()) is not None:
+            return sum(g.kind in _LIMITED_KINDS for g in live.groups.values())
         row = self._db.one(
             "SELECT COUNT(*) FROM im_groups WHERE mailbox_id = ? AND kind IN (?, ?)",
             (self.mailbox_id, GroupKind.USER.value, GroupKind.DISTRIBUTION.value),
@@ -360,6 +381,8 @@ class SqlImList:
         return _contact(row, self._properties("contact_id").get(row[0], ()))
 
     def count_contacts(self) -> int:
+        if (live := self._live()) is not None:
+            return len(live.contacts)
         return int(self._db.one("SELECT COUNT(*) FROM im_contacts WHERE mailbox_id = ?", (self.mailbox_id,))[0])
 
     def create_contact(self, im_address: str, card: ContactCard) -> Contact:
@@ -406,6 +429,8 @@ class SqlImList:
 
     # -- membership
     def memberships(self, contact_id: int) -> dict[int, GroupKind] | None:
+        if (live := self._live()) is not None:
+            return live.memberships(contact_id)
         # One row per membership, or one row of NULLs for a contact in no group.
         rows = self._db.all(
             "SELECT m.group_id, g.kind FROM im_contacts c "
@@ -419,6 +444,8 @@ class SqlImList:
         return {r[0]: _KINDS[r[1]] for r in rows if r[0] is not None}
 
     def sole_members(self, group_id: int, *, besides: GroupKind) -> list[int]:
+        if (live := self._live()) is not None:
+            return live.sole_members(group_id, besides)
         rows = self._db.all(
             "SELECT m.contact_id FROM im_members m WHERE m.group_id = ? AND m.mailbox_id = ? "
             "AND NOT EXISTS (SELECT 1 FROM im_members o JOIN im_groups g ON g.id = o.group_id "
