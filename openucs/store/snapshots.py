@@ -55,15 +55,27 @@ class ListSnapshot:
 
 
 class ListMirror:
-    """A write's copy of a snapshot, changed as the write changes the database."""
+    """A write's copy of a snapshot, changed as the write changes the database. Each dict is
+    copied when first changed (a membership change leaves the contacts shared)."""
 
-    __slots__ = ("_broken", "_contacts", "_groups", "mailbox_id")
+    __slots__ = ("_broken", "_contacts", "_groups", "_own_contacts", "_own_groups", "mailbox_id")
 
     def __init__(self, base: ListSnapshot) -> None:
         self.mailbox_id = base.mailbox_id
-        self._groups = dict(base.groups)
-        self._contacts = dict(base.contacts)
+        self._groups = base.groups
+        self._contacts = base.contacts
+        self._own_groups = self._own_contacts = False
         self._broken = False  # a change named an item the copy does not hold: it is no longer the list
+
+    def _changing_groups(self) -> dict[int, Group]:
+        if not self._own_groups:
+            self._groups, self._own_groups = dict(self._groups), True
+        return self._groups
+
+    def _changing_contacts(self) -> dict[int, Contact]:
+        if not self._own_contacts:
+            self._contacts, self._own_contacts = dict(self._contacts), True
+        return self._contacts
 
     @property
     def broken(self) -> bool:
@@ -73,6 +85,66 @@ class ListMirror:
         if self._broken:
             return None
         return ListSnapshot(self.mailbox_id, version, self._groups, self._contacts)
+
+    def add_group(self, group: Group) -> None:
+        groups = self._changing_groups()
+        groups[group.id] = group
+        # Listing order is the database's ORDER BY kind, id; a new group rarely sorts last.
+        self._groups = {g.id: g for g in sorted(groups.values(), key=lambda g: (g.kind.value, g.id))}
+
+    def rename_group(self, group_id: int, display_name: str) -> None:
+        old = self._groups.get(group_id)
+        if old is not None:
+            self._changing_groups()[group_id] = _group(old, display_name=display_name)
+
+    def delete_group(self, group_id: int) -> None:
+        if group_id in self._groups:
+            del self._changing_groups()[group_id]
+
+    def add_contact(self, contact: Contact) -> None:
+        contacts = self._changing_contacts()
+        last = next(reversed(contacts), 0)
+        contacts[contact.id] = contact
+        if contact.id < last:  # ids grow within a mailbox; keep id order whatever happens
+            self._contacts = dict(sorted(contacts.items()))
+
+    def delete_contacts(self, contact_ids: Iterable[int]) -> None:
+        gone = {cid for cid in contact_ids if cid in self._contacts}
+        if not gone:
+            return
+        contacts = self._changing_contacts()
+        for cid in gone:
+            del contacts[cid]
+        for group in list(self._groups.values()):  # memberships go with their contact
+            if not gone.isdisjoint(group.members):
+                members = tuple([c for c in group.members if c not in gone])
+                self._changing_groups()[group.id] = _group(group, members=members)
+
+    def add_member(self, group_id: int, contact_id: int) -> None:
+        group = self._groups.get(group_id)
+        if group is None or contact_id not in self._contacts:
+            self._broken = True
+            return
+        self._changing_groups()[group_id] = _group(group, members=(*group.members, contact_id))
+
+    def remove_memberships(self, contact_id: int, group_ids: Iterable[int]) -> None:
+        for group_id in group_ids:
+            group = self._groups.get(group_id)
+            if group is not None and contact_id in group.members:
+                members = tuple([c for c in group.members if c != contact_id])
+                self._changing_groups()[group_id] = _group(group, members=members)
+
+    def set_group_properties(self, group_id: int, properties: Iterable[ExtendedProperty]) -> None:
+        group = self._groups.get(group_id)
+        if group is not None:
+            merged = _merged(group.extended_properties, properties)
+            self._changing_groups()[group_id] = _group(group, extended_properties=merged)
+
+    def set_contact_properties(self, contact_id: int, properties: Iterable[ExtendedProperty]) -> None:
+        old = self._contacts.get(contact_id)
+        if old is not None:
+            merged = _merged(old.extended_properties, properties)
+            self._changing_contacts()[contact_id] = Contact(old.id, old.im_address, old.card, old.created, merged)
 
     # -- the list as the write has left it so far, for its own reads
     @property
@@ -111,60 +183,6 @@ class ListMirror:
             return []
         elsewhere = {c for g in self._groups.values() if g.id != group_id and g.kind is not besides for c in g.members}
         return [c for c in group.members if c not in elsewhere]
-
-    def add_group(self, group: Group) -> None:
-        groups = self._groups
-        groups[group.id] = group
-        # Listing order is the database's ORDER BY kind, id; a new group rarely sorts last.
-        self._groups = {g.id: g for g in sorted(groups.values(), key=lambda g: (g.kind.value, g.id))}
-
-    def rename_group(self, group_id: int, display_name: str) -> None:
-        old = self._groups.get(group_id)
-        if old is not None:
-            self._groups[group_id] = _group(old, display_name=display_name)
-
-    def delete_group(self, group_id: int) -> None:
-        self._groups.pop(group_id, None)
-
-    def add_contact(self, contact: Contact) -> None:
-        contacts = self._contacts
-        last = next(reversed(contacts), 0)
-        contacts[contact.id] = contact
-        if contact.id < last:  # ids grow within a mailbox; keep id order whatever happens
-            self._contacts = dict(sorted(contacts.items()))
-
-    def delete_contacts(self, contact_ids: Iterable[int]) -> None:
-        gone = {cid for cid in contact_ids if self._contacts.pop(cid, None) is not None}
-        if not gone:
-            return
-        for group in list(self._groups.values()):  # memberships go with their contact
-            if not gone.isdisjoint(group.members):
-                self._groups[group.id] = _group(group, members=tuple(c for c in group.members if c not in gone))
-
-    def add_member(self, group_id: int, contact_id: int) -> None:
-        group = self._groups.get(group_id)
-        if group is None or contact_id not in self._contacts:
-            self._broken = True
-            return
-        self._groups[group_id] = _group(group, members=(*group.members, contact_id))
-
-    def remove_memberships(self, contact_id: int, group_ids: Iterable[int]) -> None:
-        for group_id in group_ids:
-            group = self._groups.get(group_id)
-            if group is not None and contact_id in group.members:
-                self._groups[group_id] = _group(group, members=tuple(c for c in group.members if c != contact_id))
-
-    def set_group_properties(self, group_id: int, properties: Iterable[ExtendedProperty]) -> None:
-        group = self._groups.get(group_id)
-        if group is not None:
-            merged = _merged(group.extended_properties, properties)
-            self._groups[group_id] = _group(group, extended_properties=merged)
-
-    def set_contact_properties(self, contact_id: int, properties: Iterable[ExtendedProperty]) -> None:
-        old = self._contacts.get(contact_id)
-        if old is not None:
-            merged = _merged(old.extended_properties, properties)
-            self._contacts[contact_id] = Contact(old.id, old.im_address, old.card, old.created, merged)
 
 
 def _group(
@@ -212,18 +230,20 @@ class SnapshotCache:
             self._entries.move_to_end(mailbox_id)
             return found
 
-    def put(self, snapshot: ListSnapshot) -> None:
-        if snapshot.size > self.max_bytes // 4:  # one giant list must not flush everyone else's
-            return
+    def put(self, *snapshots: ListSnapshot) -> None:
+        """Keep these (a batch's, under one lock), unless a newer one of the same list is kept."""
         with self._lock:
-            old = self._entries.get(snapshot.mailbox_id)
-            if old is not None:
-                if old.version > snapshot.version:  # a newer one came first: keep it
-                    return
-                del self._entries[snapshot.mailbox_id]
-                self._size -= old.size
-            self._entries[snapshot.mailbox_id] = snapshot
-            self._size += snapshot.size
+            for snapshot in snapshots:
+                if snapshot.size > self.max_bytes // 4:  # one giant list must not flush everyone else's
+                    continue
+                old = self._entries.get(snapshot.mailbox_id)
+                if old is not None:
+                    if old.version > snapshot.version:  # a newer one came first: keep it
+                        continue
+                    del self._entries[snapshot.mailbox_id]
+                    self._size -= old.size
+                self._entries[snapshot.mailbox_id] = snapshot
+                self._size += snapshot.size
             while self._size > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._size -= evicted.size
@@ -315,6 +335,6 @@ class TransactionSnapshots:
 
     def publish(self) -> None:
         """After the commit: what this transaction read or wrote is now everyone's."""
-        put = self._cache.put
-        for snapshot in self.finish().values():
-            put(snapshot)
+        staged = self.finish()
+        if staged:
+            self._cache.put(*staged.values())

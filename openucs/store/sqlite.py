@@ -104,9 +104,8 @@ class SqliteStore:
 
     def publish(self, staged: dict[int, ListSnapshot]) -> None:
         """After a batch's commit: the lists its writes and reads left behind."""
-        if self.snapshots is not None:
-            for snapshot in staged.values():
-                self.snapshots.put(snapshot)
+        if self.snapshots is not None and staged:
+            self.snapshots.put(*staged.values())
 
     def transaction(self, *, write: bool, lock_mailbox: int | None = None) -> "_Transaction":
         # The whole database is the lock unit here; lock_mailbox only raises the list's version.
