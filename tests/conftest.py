@@ -62,6 +62,14 @@ def database_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_database")()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request, tmp_path) -> str:
+    """A database no openucs has touched yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'blank.db'}"
+    return request.getfixturevalue("postgres_database")(migrated=False)
+
+
 @pytest.fixture
 def store(database_url):
     s = open_store(database_url)

@@ -69,13 +69,6 @@ def _session(url: str) -> Iterator[SqlSession]:
         cursor.execute("COMMIT")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    return request.getfixturevalue("postgres_database")(migrated=False)
-
-
 def test_a_version_5_database_upgrades_keeping_its_list(blank_url):
     # Rows written as version 5's schema has them, in SQL of that version: not through today's code.
     with _session(blank_url) as db:

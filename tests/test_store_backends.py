@@ -12,14 +12,6 @@ from openucs.store.open import DatabaseUrlError, open_store
 from tests.conftest import make_user
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request, tmp_path) -> str:
-    """A database no openucs has touched yet."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'blank.db'}"
-    return request.getfixturevalue("postgres_database")(migrated=False)
-
-
 def test_nodes_starting_together_migrate_once(blank_url):
     starters = 6
     barrier = threading.Barrier(starters)
