@@ -233,6 +233,17 @@ def test_checks_in_a_write_on_a_list_with_no_contacts(store, alice):
         assert tx.imlist(alice.id).count_contacts() == 0
 
 
+@pytest.mark.parametrize("kept_before", [True, False])
+def test_a_change_to_a_list_whose_version_the_write_did_not_raise_keeps_nothing_of_it(store, alice, bob, kept_before):
+    if kept_before:
+        read(store, bob.id)
+    with store.transaction(write=True, lock_mailbox=alice.id) as tx:  # Alice's version is raised, not Bob's
+        assert tx.imlist(bob.id).groups()  # kept, or read and staged to be kept
+        tx.imlist(bob.id).create_group(GroupKind.USER, "Unrecorded")
+    assert store.snapshots.newest(bob.id) is None
+    assert "Unrecorded" in user_groups(read(store, bob.id)[0])
+
+
 # -- group commit (SQLite) ---------------------------------------------------------------------
 
 

@@ -319,8 +319,11 @@ class TransactionSnapshots:
 
     def mirror(self, mailbox_id: int) -> ListMirror | None:
         """The copy a change to the mailbox's list must also be made to, or None when there is none."""
-        if self._writing != mailbox_id:
-            self._cache.forget(mailbox_id)  # a change no version records: keep nothing of the list
+        if self._writing != mailbox_id:  # a change no version records: keep nothing of the list
+            self.staged.pop(mailbox_id, None)
+            if self._outer is not None:
+                self._outer.pop(mailbox_id, None)
+            self._cache.forget(mailbox_id)
             return None
         return None if self._mirror is None else self._mirror[0]
 
