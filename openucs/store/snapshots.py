@@ -118,21 +118,21 @@ class ListMirror:
         for group in list(self._groups.values()):  # memberships go with their contact
             if not gone.isdisjoint(group.members):
                 members = tuple([c for c in group.members if c not in gone])
-                self._changing_groups()[group.id] = _group(group, members=members)
+                self._changing_groups()[group.id] = _with_members(group, members)
 
     def add_member(self, group_id: int, contact_id: int) -> None:
         group = self._groups.get(group_id)
         if group is None or contact_id not in self._contacts:
             self._broken = True
             return
-        self._changing_groups()[group_id] = _group(group, members=(*group.members, contact_id))
+        self._changing_groups()[group_id] = _with_members(group, (*group.members, contact_id))
 
     def remove_memberships(self, contact_id: int, group_ids: Iterable[int]) -> None:
         for group_id in group_ids:
             group = self._groups.get(group_id)
             if group is not None and contact_id in group.members:
                 members = tuple([c for c in group.members if c != contact_id])
-                self._changing_groups()[group_id] = _group(group, members=members)
+                self._changing_groups()[group_id] = _with_members(group, members)
 
     def set_group_properties(self, group_id: int, properties: Iterable[ExtendedProperty]) -> None:
         group = self._groups.get(group_id)
@@ -185,11 +185,15 @@ class ListMirror:
         return [c for c in group.members if c not in elsewhere]
 
 
+def _with_members(old: Group, members: tuple[int, ...]) -> Group:
+    # Positional, no keywords: membership changes are most writes.
+    return Group(old.id, old.kind, old.display_name, old.created, old.smtp_address, members, old.extended_properties)
+
+
 def _group(
     old: Group,
     *,
     display_name: str | None = None,
-    members: tuple[int, ...] | None = None,
     extended_properties: tuple[ExtendedProperty, ...] | None = None,
 ) -> Group:
     return Group(
@@ -198,7 +202,7 @@ def _group(
         old.display_name if display_name is None else display_name,
         old.created,
         old.smtp_address,
-        old.members if members is None else members,
+        old.members,
         old.extended_properties if extended_properties is None else extended_properties,
     )
 
