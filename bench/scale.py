@@ -101,7 +101,8 @@ def store_size(database: str) -> dict[str, float]:
     bulk_mailboxes(store, 999, 5, "small")
     store.close()
     body = soap("<m:GetImItemList/>")
-    no_cache = {"OPENUCS_LIST_CACHE_MB": "0"}  # measure the query, not the per-process cache
+    # Measure the queries, not the per-process caches (the rendered answer, the kept list).
+    no_cache = {"OPENUCS_LIST_CACHE_MB": "0", "OPENUCS_MODEL_CACHE_MB": "0"}
     proc, url = start_openucs(database, extra_env=no_cache)
     try:
         small = latency_ms(url, "probe@example.com", body)
