@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from openucs.domain.model import GroupKind
+from openucs.store.group_commit import LOCK_POLL
 from openucs.store.sqlite import SqliteStore
 from tests.conftest import make_user
 
@@ -257,3 +258,36 @@ def test_a_lock_held_past_the_busy_timeout_fails_the_batch_not_the_loop(tmp_path
     assert ticks >= 15  # the loop turned all along
     assert _names(store, user.id) == set()
     store.close()
+
+
+def test_a_long_held_lock_is_asked_for_less_and_less_often(sqlite_store, conn):
+    """A lock held for long (an import, a backup) must not cost the loop thousands of tries: it
+    asks on every turn only for the first few milliseconds."""
+    user = make_user(sqlite_store, "patient@example.com")
+    tries: list[float] = []
+    real_execute = conn._conn.execute
+
+    def execute(sql, *args):
+        if sql == "BEGIN IMMEDIATE":
+            tries.append(time.monotonic())
+        return real_execute(sql, *args)
+
+    conn.execute = execute  # the wrapper's own attribute, before __getattr__'s delegation
+    other = sqlite3.connect(sqlite_store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def main():
+        write = asyncio.ensure_future(sqlite_store.writer().run(_add_group, sqlite_store, user.id, "later"))
+        await asyncio.sleep(0.2)
+        other.execute("COMMIT")
+        return await asyncio.wait_for(write, 10)
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        other.close()
+    late = [t for t in tries if t - tries[0] > 0.05]  # well past the spin
+    first_ms = [t for t in tries if t - tries[0] < 0.004]
+    assert len(first_ms) > 10, len(first_ms)  # it asked on every turn at first ...
+    assert len(late) < 1.5 * 0.15 / LOCK_POLL, len(late)  # ... then asked every LOCK_POLL
+    assert _names(sqlite_store, user.id) == {"later"}

@@ -17,7 +17,8 @@ The batch uses a connection of its own, so the loop's readers never see a write 
 committed.
 
 Another process (a second worker, a CLI command) may hold the database's write lock. The loop
-never waits for it: it asks again every LOCK_POLL seconds (a few microseconds each time), and
+never blocks on it: it asks again on each of its turns for a few milliseconds (each ask costs
+microseconds; the loop serves its other requests in between), then every LOCK_POLL seconds, and
 the writes that arrive meanwhile join the batch. While other processes want the lock, the
 holder's commit is the bottleneck of every process: so then the COMMIT runs on the loop itself,
 as long as commits are quick. Handing it to the commit thread and back costs a GIL hand-over
@@ -40,7 +41,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_BATCH = 64
-LOCK_POLL = 0.0002  # s between asks for a write lock another process holds: about one batch's work
+# A write lock another process holds is asked for again on every turn of the loop (which serves
+# its other requests in between) for LOCK_SPIN seconds: a batch lets go of it within about a
+# millisecond, and a timer could not wake sooner (the loops' timers count whole milliseconds).
+# Held longer (an import, say), it is asked for every LOCK_POLL seconds.
+LOCK_SPIN = 0.005
+LOCK_POLL = 0.002
 CONTENDED_FOR = 1.0  # s after a busy lock during which commits may run on the loop
 INLINE_COMMIT_LIMIT = 0.001  # s: a commit (its fsync) slower than this, on average, goes to the thread
 # What SQLite answers when another connection holds the lock a statement needs.
@@ -99,7 +105,10 @@ class GroupCommit:
         elif now - self._waiting_since > self._store.busy_timeout_ms / 1000:
             return False
         self._contended_until = now + CONTENDED_FOR
-        asyncio.get_running_loop().call_later(LOCK_POLL, self._begin)
+        if now - self._waiting_since < LOCK_SPIN:
+            asyncio.get_running_loop().call_soon(self._begin)
+        else:
+            asyncio.get_running_loop().call_later(LOCK_POLL, self._begin)
         return True
 
     def _run(self, batch: list[_Job]) -> None:
