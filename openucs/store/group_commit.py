@@ -122,12 +122,12 @@ class GroupCommit:
                 except Exception as exc:  # the savepoint rolled it back; the caller gets the error
                     outcomes.append((future, None, exc))
         if time.monotonic() < self._contended_until and self._commit_seconds < INLINE_COMMIT_LIMIT:
+            error = None
             try:
                 self._commit()
             except Exception as exc:
-                self._committed(outcomes, staged, exc)
-            else:
-                self._committed(outcomes, staged, None)
+                error = exc
+            self._committed(outcomes, staged, error)
             return
         committed = asyncio.get_running_loop().run_in_executor(self._commit_thread, self._commit)
         committed.add_done_callback(lambda f: self._committed(outcomes, staged, f.exception()))

@@ -50,7 +50,7 @@ class ListSnapshot:
     def members(self) -> frozenset[int]:
         """The ids of the contacts that are in some group."""
         if self._members is None:  # racing threads compute the same set: no lock needed
-            self._members = frozenset(c for g in self.groups.values() for c in g.members)
+            self._members = _members(self.groups)
         return self._members
 
 
@@ -156,7 +156,7 @@ class ListMirror:
         return self._contacts
 
     def members(self) -> frozenset[int]:
-        return frozenset(c for g in self._groups.values() for c in g.members)
+        return _members(self._groups)  # not kept: the copy changes
 
     def first_group(
         self, kind: GroupKind | None = None, name: str | None = None, smtp_key: str | None = None
@@ -183,6 +183,10 @@ class ListMirror:
             return []
         elsewhere = {c for g in self._groups.values() if g.id != group_id and g.kind is not besides for c in g.members}
         return [c for c in group.members if c not in elsewhere]
+
+
+def _members(groups: dict[int, Group]) -> frozenset[int]:
+    return frozenset(c for g in groups.values() for c in g.members)
 
 
 def _with_members(old: Group, members: tuple[int, ...]) -> Group:

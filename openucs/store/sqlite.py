@@ -2,7 +2,8 @@
 
 Each thread keeps its own connection (a sqlite3 connection must not be used by two threads at
 once); the group commit's own connection passes between the event loop, which runs a batch's
-writes, and its commit thread, which runs the COMMIT, and is never used by both at once. Writers
+writes, and its commit thread, which runs the COMMIT (unless other processes wait for the lock:
+see group_commit.py), and is never used by both at once. Writers
 take the database's write lock when they begin (BEGIN IMMEDIATE), which serialises every
 write — and so every limit check with the insert after it — across threads and processes.
 Readers never wait for writers (WAL).
