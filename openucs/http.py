@@ -229,19 +229,20 @@ class HttpApp:
     def _audit_outcome(self, outcome: Outcome, request_id: str, client: str, principal: Principal) -> None:
         """Writes to one's own mailbox, and anything done impersonating another, are audited."""
         user = principal.user
+        operation = outcome.operation
         if outcome.mailbox is not None:
             event, mailbox = "impersonation", outcome.mailbox
-        elif outcome.operation is not None and outcome.operation not in READ_ONLY:
+        elif operation is not None and operation not in READ_ONLY:
             event, mailbox = "write", user.email
         else:
             return
-        self.audit.event(
+        self.audit.request(
             event,
             request_id=request_id,
             client=client,
             caller=user.email,
             mailbox=mailbox,
-            operation=outcome.operation,
+            operation=operation,
             result=outcome.response_code,
             auth=principal.method,
         )

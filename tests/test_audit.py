@@ -119,6 +119,31 @@ def test_audit_lines_are_what_json_dumps_writes(tmp_path):
     assert abs(stamp.timestamp() - time.time()) < 5
 
 
+def test_a_request_line_is_what_json_dumps_writes(tmp_path):
+    path = tmp_path / "a.log"
+    log = AuditLog(str(path))
+    fields = {
+        "event": "impersonation",
+        "request_id": 'r"2\\',
+        "client": "::1",
+        "caller": "zoë \u2028 \x01\ttab@example.com",
+        "mailbox": "m" * 600,
+        "operation": "AddImGroup",
+        "result": "NoError",
+        "auth": "bearer",
+    }
+    log.request(**fields)
+    log.request(**{**fields, "operation": None})
+    log.close()
+    lines = path.read_text("utf-8").split("\n")  # not splitlines(): U+2028 is inside a line
+    assert lines.pop() == ""
+    for line, operation in zip(lines, ("AddImGroup", None), strict=True):
+        record = json.loads(line)
+        expected = {"time": record["time"], **fields, "mailbox": "m" * 512, "operation": operation}
+        assert line == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+    AuditLog("off").request(**fields)  # a log that is off writes nothing, and does not fail
+
+
 def test_a_log_that_is_off_is_never_handed_an_event(service, monkeypatch):
     app = make_app(service)  # the audit log is off unless one is given
     assert not app.audit.enabled
