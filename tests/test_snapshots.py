@@ -7,6 +7,7 @@ another process; a group-commit batch with several writes to one list, one faili
 commit that fails."""
 
 import asyncio
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from openucs.store.snapshots import ListMirror, ListSnapshot, SnapshotCache
 from openucs.store.sql import SqlImList
 from openucs.store.sqlite import SqliteStore
 from tests.conftest import make_user
+from tests.support import envelope
 
 
 def read(store, mailbox: int) -> tuple[list[Group], list[Contact]]:
@@ -242,6 +244,49 @@ def test_a_change_to_a_list_whose_version_the_write_did_not_raise_keeps_nothing_
         tx.imlist(bob.id).create_group(GroupKind.USER, "Unrecorded")
     assert store.snapshots.newest(bob.id) is None
     assert "Unrecorded" in user_groups(read(store, bob.id)[0])
+
+
+def test_a_request_reads_its_kept_list_without_a_transaction_only_at_the_version_it_authenticated_at(
+    store, plain, service, alice, bob, monkeypatch
+):
+    """A read of one's own list is answered from the kept list when that is at the version the
+    request read to authenticate; at any other version, or for another mailbox, the database
+    answers."""
+
+    def account(email: str):
+        with store.transaction(write=False) as tx:  # what the HTTP layer reads to authenticate
+            return tx.accounts.by_email(email)
+
+    def listed(caller, headers: str = "") -> list[str]:
+        outcome = service.handle(envelope("<m:GetImItemList/>", headers=headers), caller, "r")
+        assert b'ResponseClass="Success"' in outcome.body
+        return [n.decode() for n in re.findall(rb"<t:DisplayName>([^<]*)</t:DisplayName>", outcome.body)]
+
+    service.list_cache = None  # the answers themselves are not kept: each request reads the list
+    transactions = []
+    real = store.transaction
+    monkeypatch.setattr(store, "transaction", lambda **kw: transactions.append(kw) or real(**kw))
+    assert "Kept" not in listed(account(alice.email))
+    with plain.transaction(write=True, lock_mailbox=alice.id) as tx:  # another process's change
+        tx.imlist(alice.id).create_group(GroupKind.USER, "Kept")
+    caller = account(alice.email)
+    transactions.clear()
+    assert "Kept" in listed(caller)  # a new version: the tables, and the list kept again
+    assert transactions == [{"write": False}]
+    transactions.clear()
+    assert "Kept" in listed(caller)
+    assert transactions == []  # the kept list at the version authenticated at: no transaction
+    with store.transaction(write=True) as tx:
+        tx.grants.grant(bob.id, alice.id)
+    # Even at the number Alice's list is kept at, Bob's version says nothing of Alice's list.
+    caller = account(bob.email).with_list_version(store.snapshots.newest(alice.id).version)
+    transactions.clear()
+    impersonating = (
+        "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>alice@example.com"
+        "</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>"
+    )
+    assert "Kept" in listed(caller, impersonating)
+    assert transactions == [{"write": False}] * 2  # resolving the impersonation; reading the list  # another mailbox's version is not known: it is read
 
 
 # -- group commit (SQLite) ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ from openucs.domain.model import (
     ImList,
     Limits,
 )
-from openucs.domain.repository import Directory, ImListRepository
+from openucs.domain.repository import Directory, ImListReader, ImListRepository
 
 # The longest names and addresses accepted where they enter: the EWS request schema
 # (messages.xsd), ``openucs user`` and CSV import. Stored names and addresses are indexed, and
@@ -63,7 +63,7 @@ def missing_system_groups(groups: Iterable[Group]) -> bool:
     return not all(kind in present for kind in SYSTEM_GROUP_NAMES)
 
 
-def item_list(repo: ImListRepository) -> ImList:
+def item_list(repo: ImListReader) -> ImList:
     """Every group, and every contact that is a member of one (GetImItemList)."""
     groups = repo.groups()
     member_ids = {cid for g in groups for cid in g.members}
@@ -71,7 +71,7 @@ def item_list(repo: ImListRepository) -> ImList:
     return ImList(tuple(groups), contacts)
 
 
-def items(repo: ImListRepository, contact_ids: Iterable[int], group_ids: Iterable[int]) -> ImList:
+def items(repo: ImListReader, contact_ids: Iterable[int], group_ids: Iterable[int]) -> ImList:
     """The requested items that exist; unknown ids are skipped, not refused (GetImItems). As in
     the whole list, a contact shows only while it is a member of some group."""
     wanted_groups = set(group_ids)

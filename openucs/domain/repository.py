@@ -12,14 +12,28 @@ from typing import Protocol
 from openucs.domain.model import Contact, ContactCard, ExtendedProperty, Group, GroupKind
 
 
-class ImListRepository(Protocol):
+class ImListReader(Protocol):
+    """What reading a list needs (GetImItemList, GetImItems): a store may answer it without a
+    transaction, from a list it keeps at a version the request knows to be current."""
+
     mailbox_id: int
 
-    # -- groups
     def groups(self, group_ids: Iterable[int] | None = None) -> list[Group]:
         """The given groups (all when None) that exist, with members, system groups included,
         in listing order."""
         ...
+
+    def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
+        """The given contacts (all when None) that exist, in creation order."""
+        ...
+
+    def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
+        """The given contacts that exist and are a member of some group, in creation order."""
+        ...
+
+
+class ImListRepository(ImListReader, Protocol):
+    # -- groups
 
     def group_kind(self, group_id: int) -> GroupKind | None:
         """Whether the group exists, and its kind, without reading its members."""
@@ -50,14 +64,6 @@ class ImListRepository(Protocol):
         ...
 
     # -- contacts
-    def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
-        """The given contacts (all when None) that exist, in creation order."""
-        ...
-
-    def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
-        """The given contacts that exist and are a member of some group, in creation order."""
-        ...
-
     def contact_by_im_address(self, im_address: str) -> Contact | None: ...
 
     def count_contacts(self) -> int: ...

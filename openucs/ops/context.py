@@ -1,14 +1,17 @@
 """What a handler gets besides its request: who asks, on which mailbox, and the server's parts."""
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from types import TracebackType
 
 from openucs.domain import errors as de
 from openucs.domain.accounts import User
 from openucs.domain.model import Limits
+from openucs.domain.repository import ImListReader
 from openucs.ews.requests import ItemRef
 from openucs.ops.ids import IdCodec, IdKind
 from openucs.store.port import Store
+from openucs.store.snapshots import KeptList
 from openucs.store.sql import SqlTransaction
 
 
@@ -32,6 +35,17 @@ class Context:
 
     def read(self) -> AbstractContextManager[SqlTransaction]:
         return self.store.transaction(write=False)
+
+    def read_list(self, *, with_properties: bool = False) -> AbstractContextManager[ImListReader]:
+        """The mailbox's list, to read. The caller's own list is at the version read to
+        authenticate this request: when this process keeps it at that version, that is the
+        answer, with no transaction (the list cache trusts that version the same way)."""
+        snapshots = self.store.snapshots
+        if snapshots is not None and self.mailbox_id == self.caller.id:
+            kept = snapshots.get(self.mailbox_id, self.caller.list_version)
+            if kept is not None:
+                return nullcontext(KeptList(kept))
+        return _ListRead(self.store.transaction(write=False), self.mailbox_id, with_properties)
 
     def write(self) -> AbstractContextManager[SqlTransaction]:
         if self.read_only:
@@ -65,3 +79,25 @@ class Context:
             if decoded.mailbox_id == self.mailbox_id and decoded.kind in kinds:
                 found.append(decoded.item_id)
         return found
+
+
+class _ListRead:
+    """A read transaction, entered as the mailbox's list."""
+
+    __slots__ = ("_mailbox_id", "_transaction", "_with_properties")
+
+    def __init__(
+        self, transaction: AbstractContextManager[SqlTransaction], mailbox_id: int, with_properties: bool
+    ) -> None:
+        self._transaction = transaction
+        self._mailbox_id = mailbox_id
+        self._with_properties = with_properties
+
+    def __enter__(self) -> ImListReader:
+        tx = self._transaction.__enter__()
+        return tx.imlist(self._mailbox_id, with_properties=self._with_properties)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return self._transaction.__exit__(exc_type, exc, tb)

@@ -12,9 +12,8 @@ def get_im_item_list(req: rq.GetImItemList, ctx: Context) -> Response:
     """Every group and every persona of the list. The system groups are created on first use;
     only that first read becomes a write."""
     with_properties = bool(req.extended_properties)
-    with ctx.read() as tx:
-        repo = tx.imlist(ctx.mailbox_id, with_properties=with_properties)
-        items = imlist.item_list(repo)
+    with ctx.read_list(with_properties=with_properties) as reader:
+        items = imlist.item_list(reader)
     if imlist.missing_system_groups(items.groups):
         with ctx.write() as tx:
             repo = tx.imlist(ctx.mailbox_id, with_properties=with_properties)
@@ -29,8 +28,7 @@ def get_im_items(req: rq.GetImItems, ctx: Context) -> Response:
     # Clients may name a contact by its persona id too.
     contact_ids = ctx.lenient_ids(req.contact_ids, IdKind.CONTACT, IdKind.PERSONA)
     group_ids = ctx.lenient_ids(req.group_ids, IdKind.GROUP)
-    with ctx.read() as tx:
-        repo = tx.imlist(ctx.mailbox_id, with_properties=bool(req.extended_properties))
-        items = imlist.items(repo, contact_ids, group_ids)
+    with ctx.read_list(with_properties=bool(req.extended_properties)) as reader:
+        items = imlist.items(reader, contact_ids, group_ids)
     views = ViewMaker(ctx.codec, ctx.mailbox_id, wanted_keys(req.extended_properties))
     return Response("GetImItems", payload=views.item_list(items, omit_empty=True))

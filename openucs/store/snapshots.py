@@ -221,6 +221,50 @@ def _merged(current: tuple[ExtendedProperty, ...], new: Iterable[ExtendedPropert
     return tuple(result)
 
 
+# -- reading a kept list (a snapshot, or a write's copy so far) as the repository reads the database
+def kept_groups(kept: ListSnapshot | ListMirror, group_ids: Iterable[int] | None) -> list[Group]:
+    if group_ids is None:
+        return list(kept.groups.values())
+    ids = set(group_ids)
+    return [g for g in kept.groups.values() if g.id in ids] if ids else []
+
+
+def kept_contacts(kept: ListSnapshot | ListMirror, contact_ids: Iterable[int] | None) -> list[Contact]:
+    if contact_ids is None:
+        return list(kept.contacts.values())
+    return _among(kept.contacts, contact_ids)
+
+
+def kept_member_contacts(kept: ListSnapshot | ListMirror, contact_ids: Iterable[int]) -> list[Contact]:
+    return _among(kept.contacts, set(contact_ids) & kept.members())
+
+
+def _among(contacts: dict[int, Contact], contact_ids: Iterable[int]) -> list[Contact]:
+    """The contacts with these ids, in id order (the order the database gives)."""
+    return [contacts[cid] for cid in sorted(set(contact_ids)) if cid in contacts]
+
+
+class KeptList:
+    """``ImListReader`` over a snapshot, outside any transaction: for a request that knows the
+    list's current version already (it read it to authenticate), so that reading it costs no
+    transaction at all."""
+
+    __slots__ = ("_snapshot", "mailbox_id")
+
+    def __init__(self, snapshot: ListSnapshot) -> None:
+        self._snapshot = snapshot
+        self.mailbox_id = snapshot.mailbox_id
+
+    def groups(self, group_ids: Iterable[int] | None = None) -> list[Group]:
+        return kept_groups(self._snapshot, group_ids)
+
+    def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
+        return kept_contacts(self._snapshot, contact_ids)
+
+    def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
+        return kept_member_contacts(self._snapshot, contact_ids)
+
+
 class SnapshotCache:
     """The snapshots of one process, shared by its threads."""
 

@@ -24,7 +24,14 @@ from openucs.domain.model import (
 )
 from openucs.store.directory import SqlDirectory
 from openucs.store.migrations import Dialect
-from openucs.store.snapshots import ListMirror, ListSnapshot, TransactionSnapshots
+from openucs.store.snapshots import (
+    ListMirror,
+    ListSnapshot,
+    TransactionSnapshots,
+    kept_contacts,
+    kept_groups,
+    kept_member_contacts,
+)
 
 if TYPE_CHECKING:
     from openucs.store.grants import SqlGrants
@@ -107,11 +114,6 @@ def _slices(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 def _contact(row: Sequence[Any], props: tuple[ExtendedProperty, ...] = ()) -> Contact:
     # Positional: this runs once per contact of a 1000-contact list on every sign-in.
     return Contact(row[0], row[1], ContactCard(*row[2:11]), row[11], props)
-
-
-def _among(contacts: dict[int, Contact], contact_ids: Iterable[int]) -> list[Contact]:
-    """The contacts of a snapshot with these ids, in id order (the order the database gives)."""
-    return [contacts[cid] for cid in sorted(set(contact_ids)) if cid in contacts]
 
 
 def _property(row: Sequence[Any]) -> ExtendedProperty:
@@ -235,16 +237,12 @@ class SqlImList:
 
     def groups(self, group_ids: Iterable[int] | None = None) -> list[Group]:
         snapshot = self._current(read=group_ids is None)
-        if group_ids is None:
-            if snapshot is not None:
-                return list(snapshot.groups.values())
-            return self._groups("", (), every_group=True)
-        ids = set(group_ids)
-        if not ids:
-            return []
         if snapshot is not None:
-            return [g for g in snapshot.groups.values() if g.id in ids]
-        return self._groups(f"AND id IN ({_marks(sorted(ids))})", sorted(ids))
+            return kept_groups(snapshot, group_ids)
+        if group_ids is None:
+            return self._groups("", (), every_group=True)
+        ids = sorted(set(group_ids))
+        return self._groups(f"AND id IN ({_marks(ids)})", ids) if ids else []
 
     def group_kind(self, group_id: int) -> GroupKind | None:
         if (live := self._live()) is not None:
@@ -335,9 +333,7 @@ class SqlImList:
     def contacts(self, contact_ids: Iterable[int] | None = None) -> list[Contact]:
         snapshot = self._current(read=contact_ids is None)
         if snapshot is not None:
-            if contact_ids is None:
-                return list(snapshot.contacts.values())
-            return _among(snapshot.contacts, contact_ids)
+            return kept_contacts(snapshot, contact_ids)
         if contact_ids is None:
             return self._all_contacts()
         return self._contacts_among(contact_ids, "")
@@ -351,7 +347,7 @@ class SqlImList:
     def member_contacts(self, contact_ids: Iterable[int]) -> list[Contact]:
         snapshot = self._current(read=False)
         if snapshot is not None:
-            return _among(snapshot.contacts, set(contact_ids) & snapshot.members())
+            return kept_member_contacts(snapshot, contact_ids)
         return self._contacts_among(
             contact_ids, "AND EXISTS (SELECT 1 FROM im_members m WHERE m.contact_id = im_contacts.id)"
         )
