@@ -167,3 +167,15 @@ def test_a_closed_log_is_off(tmp_path):
     assert log.enabled and not AuditLog("off").enabled
     log.close()
     assert not log.enabled
+
+
+def test_times_are_utc_to_the_millisecond(monkeypatch):
+    log = AuditLog("off")
+    for now, text in [
+        (1_700_000_000.0456, "2023-11-14T22:13:20.045Z"),
+        (1_700_000_000.9999, "2023-11-14T22:13:20.999Z"),
+        (1_700_000_001.0, "2023-11-14T22:13:21.000Z"),
+        (1_700_000_000.5, "2023-11-14T22:13:20.500Z"),  # the second made before is made again
+    ]:
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        assert log._now() == text

@@ -286,7 +286,7 @@ def test_a_request_reads_its_kept_list_without_a_transaction_only_at_the_version
         "</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>"
     )
     assert "Kept" in listed(caller, impersonating)
-    assert transactions == [{"write": False}] * 2  # resolving the impersonation; reading the list  # another mailbox's version is not known: it is read
+    assert transactions == [{"write": False}] * 2  # resolving the impersonation; reading the list
 
 
 # -- group commit (SQLite) ---------------------------------------------------------------------
