@@ -87,6 +87,15 @@ def test_supported_versions_are_accepted_and_echoed(client, version):
     assert info.get("MajorVersion") == "15"
 
 
+def test_answers_without_a_payload_echo_each_version(client):
+    """Such an answer is the same bytes every time for an operation and a version: made once and
+    kept, the version of one request never answers another's."""
+    migrated = "<m:SetImListMigrationCompleted><m:ImListMigrationCompleted>true</m:ImListMigrationCompleted>"
+    for version in [*SUPPORTED, *SUPPORTED[::-1]]:
+        reply = client.call(migrated + "</m:SetImListMigrationCompleted>", version=version).ok()
+        assert server_version(reply).get("Version") == version
+
+
 @pytest.mark.parametrize("version", TOO_OLD)
 def test_versions_older_than_exchange2013_are_refused(client, version):
     reply = client.call("<m:AddImGroup><m:DisplayName>Old</m:DisplayName></m:AddImGroup>", version=version)

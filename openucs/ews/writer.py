@@ -394,9 +394,16 @@ def write_response(response: Response, version: str, fragments: FragmentCache | 
     """The whole SOAP envelope of one operation's response; list items are looked up in (and
     added to) ``fragments`` when given."""
     op = response.operation
-    head = f'{_ENVELOPE_OPEN}<s:Header><t:ServerVersionInfo {_BUILD} Version="{attr(version)}"/></s:Header><s:Body>'
     if response.code is ResponseCode.NO_ERROR:
-        parts = [head, f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>']
+        if response.payload is None:  # most writes: the same bytes every time
+            key = (op, version)
+            done = _BARE_SUCCESSES.get(key)
+            if done is None:
+                done = f"{_head(version)}{_success(op)}</m:{op}Response></s:Body></s:Envelope>".encode()
+                if len(_BARE_SUCCESSES) < _KEPT:  # operations and versions are few: this bounds it anyway
+                    _BARE_SUCCESSES[key] = done
+            return done
+        parts = [_head(version), _success(op)]
         parts += _payload(response, fragments)
         parts.append(f"</m:{op}Response></s:Body></s:Envelope>")
         return "".join(parts).encode()
@@ -406,7 +413,27 @@ def write_response(response: Response, version: str, fragments: FragmentCache | 
         f"<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{_message_xml(response.message_xml, 'm:MessageXml')}"
         f"{_ERROR_TAIL.get(op, '')}</m:{op}Response>"
     )
-    return f"{head}{body}</s:Body></s:Envelope>".encode()
+    return f"{_head(version)}{body}</s:Body></s:Envelope>".encode()
+
+
+def _head(version: str) -> str:
+    head = _HEADS.get(version)
+    if head is None:
+        head = f'{_ENVELOPE_OPEN}<s:Header><t:ServerVersionInfo {_BUILD} Version="{attr(version)}"/></s:Header><s:Body>'
+        if len(_HEADS) < _KEPT:
+            _HEADS[version] = head
+    return head
+
+
+def _success(op: str) -> str:
+    return f'<m:{op}Response ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+
+
+# Made once per version, and per operation for answers without a payload (only supported versions
+# and known operations reach the writer).
+_KEPT = 512
+_HEADS: dict[str, str] = {}
+_BARE_SUCCESSES: dict[tuple[str, str], bytes] = {}
 
 
 def write_fault(fault: SoapFault) -> bytes:
