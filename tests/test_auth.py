@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 import openucs.auth.passwords as passwords
 from openucs.auth.basic import BasicBackend
 from openucs.auth.bearer import BearerBackend, BearerConfigError, JwtSettings
-from openucs.auth.passwords import PasswordAuthenticator, Verdict
+from openucs.auth.passwords import PasswordAuthenticator, Verdict, hash_password
 from openucs.auth.throttle import LoginThrottle
 from openucs.cli import main as cli_main
 from openucs.cli.serve import is_loopback
@@ -589,6 +589,21 @@ def test_an_account_removed_elsewhere_drops_the_kept_account(store, other_proces
     assert auth.authenticate("alice@example.com", PASSWORD) == again
 
 
+def test_an_account_made_again_at_the_same_address_is_not_the_kept_one(store, other_process):
+    """The kept account is checked by its id: the new account at its address has another (ids are
+    never reused), so the old credential is not vouched for, and the new password is checked."""
+    alice = make_user(store, "alice@example.com")
+    auth = PasswordAuthenticator(store)
+    assert auth.authenticate("alice@example.com", PASSWORD) == alice
+    with other_process.transaction(write=True) as tx:
+        tx.accounts.remove(alice.id)
+        again = tx.accounts.add("alice@example.com", "Alice Again", hash_password("another secret"))
+    assert again.id != alice.id
+    assert not auth.check_cached("alice@example.com", PASSWORD).verified
+    assert auth.authenticate("alice@example.com", PASSWORD) is None
+    assert auth.authenticate("alice@example.com", "another secret") == again
+
+
 def _users_columns(store) -> list[str]:
     with store.transaction(write=False) as tx:
         if tx.db.dialect == "sqlite":
@@ -605,15 +620,15 @@ def test_every_update_of_an_account_row_raises_its_version_but_the_list_bump(sto
     columns = set(_users_columns(store)) - {"id", "list_version", "account_version"}
     assert {"email", "password_hash", "display_name", *DIRECTORY_FIELDS} <= columns
     for column in sorted(columns):
-        before = store.account_versions(alice.email)
+        before = store.account_versions(alice.id)
         with other_process.transaction(write=True) as tx:
             tx.db.run(f"UPDATE users SET {column} = {column} WHERE id = ?", (alice.id,))
-        after = store.account_versions(alice.email)
-        assert before is not None and after == (alice.id, before[1], before[2] + 1), column
-    before = store.account_versions(alice.email)
+        after = store.account_versions(alice.id)
+        assert before is not None and after == (before[0], before[1] + 1), column
+    before = store.account_versions(alice.id)
     with other_process.transaction(write=True) as tx:
         tx.db.run(BUMP_LIST_VERSION, (alice.id,))
-    assert before is not None and store.account_versions(alice.email) == (alice.id, before[1] + 1, before[2])
+    assert before is not None and store.account_versions(alice.id) == (before[0] + 1, before[1])
 
 
 def test_a_copy_at_another_list_version_keeps_every_other_field():

@@ -1,6 +1,6 @@
 """HTTP Basic: an account's address and password, checked by ``PasswordAuthenticator``.
 
-The hot path is the credential cache (one keyed digest, three integers read): a client that sent
+The hot path is the credential cache (one keyed digest, two integers read): a client that sent
 the right password before is never held back. Only a cache miss meets the login throttle and
 then argon2 — on the thread pool, and for unknown addresses too, so that a wrong address and a
 wrong password cost the same time and get the same answer.

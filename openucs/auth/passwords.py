@@ -3,10 +3,11 @@
 argon2 is slow on purpose (tens of milliseconds), so a client that sends Basic credentials
 with every request must not pay it every time. The cache maps a keyed digest of
 (address, password) — never the password itself — to the account as it was when that password
-verified against it, password hash included. Each request reads the account's id and versions
-(three integers): the database raises ``account_version`` at every change to the row but the list
-version's, so a kept account is used only while its row is exactly as it was read, whichever
-process or node changed it. When the row changed, it is read whole again; the credential still
+verified against it, password hash included. Each request reads the kept account's two versions
+by its id: the database raises ``account_version`` at every change to the row but the list
+version's (its address and password hash included), so a kept account is used only while its
+row is exactly as it was read, whichever process or node changed it; a removed account's row
+is gone. When the row changed, it is read whole again; the credential still
 counts if the password hash is the one it verified against, and is dropped otherwise (a changed
 password, a removed account).
 """
@@ -100,15 +101,15 @@ class PasswordAuthenticator:
         self.cache = cache or CredentialCache()
 
     def check_cached(self, email: str, password: str) -> Verdict:
-        """A cache probe and one database read (usually of three integers): microseconds. An unknown
+        """A cache probe and one database read (usually of two integers): microseconds. An unknown
         address and a wrong password take the same path here: a digest, a miss, the whole row read."""
         email = email.strip().lower()
         digest = self.cache.digest(email, password)
         known = self.cache.verified(digest)
         if known is not None:
-            versions = self._store.account_versions(email)
-            if versions is not None and versions[0] == known.id and versions[2] == known.account_version:
-                return Verdict(self._at_list_version(digest, known, versions[1]), True, digest)
+            versions = self._store.account_versions(known.id)
+            if versions is not None and versions[1] == known.account_version:
+                return Verdict(self._at_list_version(digest, known, versions[0]), True, digest)
         with self._store.autocommit() as tx:  # one statement
             user = tx.accounts.by_email(email)
         if known is not None:  # the account's row changed, or it is gone, since it was verified

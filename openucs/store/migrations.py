@@ -226,7 +226,7 @@ MIGRATIONS += (
     Migration(
         5,
         "a version number per account row, raised by every change to it but the list version's",
-        # Lets each server process keep an account it verified and know, from three integers read
+        # Lets each server process keep an account it verified and know, from a few integers read
         # per request, whether its row changed since. Raised by the database itself, so no code
         # path (nor an administrator's own UPDATE) can change the row and leave the version behind.
         ("ALTER TABLE users ADD COLUMN account_version BIGINT NOT NULL DEFAULT 0",),

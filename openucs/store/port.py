@@ -31,10 +31,11 @@ class Store(Protocol):
         statement (BEGIN and COMMIT would cost as much again; on PostgreSQL, two more round trips)."""
         ...
 
-    def account_versions(self, email: str) -> tuple[int, int, int] | None:
-        """``(id, list_version, account_version)`` of the account with that (normalised) address, by
-        one statement outside any transaction: all a request whose credentials this process
-        verified before reads to know whether what it kept of the account is still current."""
+    def account_versions(self, user_id: int) -> tuple[int, int] | None:
+        """``(list_version, account_version)`` of the account with that id, by one statement outside
+        any transaction: all a request whose credentials this process verified before reads to know
+        whether what it kept of the account is still current (any change to the row but its list
+        version raises ``account_version``, its address included)."""
         ...
 
     def writer(self) -> Writer | None:

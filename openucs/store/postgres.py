@@ -105,9 +105,9 @@ class PostgresStore:
         with self._pool.connection() as conn, conn.cursor() as cursor:
             yield SqlTransaction(SqlSession(cursor, "postgresql"))
 
-    def account_versions(self, email: str) -> tuple[int, int, int] | None:
+    def account_versions(self, user_id: int) -> tuple[int, int] | None:
         with self._pool.connection() as conn, conn.cursor() as cursor:
-            row: tuple[int, int, int] | None = SqlSession(cursor, "postgresql").one(ACCOUNT_VERSIONS, (email,))
+            row: tuple[int, int] | None = SqlSession(cursor, "postgresql").one(ACCOUNT_VERSIONS, (user_id,))
             return row
 
     def writer(self) -> None:

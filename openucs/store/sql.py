@@ -691,10 +691,10 @@ class SqlTransaction:
         return SqlGrants(self.db)
 
 
-# What tells whether an account this process knows is still current: its id, its list's version and
-# its row's version (``Store.account_versions``). Integers only: a read of the whole row costs
-# several times more, mostly in decoding its text.
-ACCOUNT_VERSIONS = "SELECT id, list_version, account_version FROM users WHERE email = ?"
+# What tells whether an account this process knows is still current: its list's version and its
+# row's version (``Store.account_versions``), by id (one b-tree, where the address would be two).
+# Integers only: a read of the whole row costs several times more, mostly in decoding its text.
+ACCOUNT_VERSIONS = "SELECT list_version, account_version FROM users WHERE id = ?"
 
 # The first statement of every write transaction on a mailbox: it raises the list's version
 # (so cached answers of other processes go stale) and, on PostgreSQL, takes the row lock that

@@ -119,10 +119,15 @@ class SqliteStore:
     def autocommit(self) -> "_Autocommit":
         return _Autocommit(self._connection())
 
-    def account_versions(self, email: str) -> tuple[int, int, int] | None:
-        # Straight on the connection, none of the transaction wrappers: this runs on every request.
-        row: tuple[int, int, int] | None = self._connection().execute(ACCOUNT_VERSIONS, (email,)).fetchone()
-        return row
+    def account_versions(self, user_id: int) -> tuple[int, int] | None:
+        # On a cursor of the thread's kept for it, none of the transaction wrappers: this runs on every
+        # request. fetchall() runs the statement to its end, which ends its read transaction (one
+        # left at a row would hold this connection's snapshot of the database).
+        cursor: sqlite3.Cursor | None = getattr(self._local, "versions", None)
+        if cursor is None:
+            cursor = self._local.versions = self._connection().cursor()
+        rows: list[tuple[int, int]] = cursor.execute(ACCOUNT_VERSIONS, (user_id,)).fetchall()
+        return rows[0] if rows else None
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as tx:
