@@ -452,6 +452,18 @@ class SqlImList:
         return [r[0] for r in rows]
 
     def add_member(self, group_id: int, contact_id: int) -> bool:
+        if (live := self._live()) is not None:
+            # The write's copy knows whether both are this mailbox's and whether it is a member
+            # already: a plain insert (the foreign keys still stand behind it), or none at all.
+            group = live.groups.get(group_id)
+            if group is None or contact_id not in live.contacts or contact_id in group.members:
+                return False
+            self._db.run(
+                "INSERT INTO im_members (mailbox_id, group_id, contact_id) VALUES (?, ?, ?)",
+                (self.mailbox_id, group_id, contact_id),
+            )
+            live.add_member(group_id, contact_id)
+            return True
         # Inserts only when both are this mailbox's: the caller learns why nothing was added
         # only on that rare path, not with checks before every add.
         cursor = self._db.run(
