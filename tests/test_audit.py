@@ -97,24 +97,25 @@ def test_audit_lines_are_whole_and_bounded(tmp_path):
     AuditLog("off").event("write", request_id="r", client="c", caller="c", mailbox="m", operation="o", result="r")
 
 
+# Values a line must carry as they are: a quote, a backslash, a line separator, control characters.
+AWKWARD = {"request_id": 'r"1\\', "client": "::1", "caller": "zoë \u2028 \x01\ttab@example.com"}
+
+
+def json_line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_audit_lines_are_what_json_dumps_writes(tmp_path):
     path = tmp_path / "a.log"
     log = AuditLog(str(path))
-    values = {
-        "request_id": 'r"1\\',
-        "client": "::1",
-        "caller": "zoë \u2028 \x01\ttab@example.com",
-        "mailbox": None,
-        "operation": "AddImGroup",
-        "result": "ErrorServerBusy",
-    }
+    values = {**AWKWARD, "mailbox": None, "operation": "AddImGroup", "result": "ErrorServerBusy"}
     log.event("throttled", **values, in_flight=27, delay_ms=None, reason="x" * 600, auth="basic")
     log.close()
     line = path.read_text("utf-8")
     record = json.loads(line)
     expected = {"time": record["time"], "event": "throttled", **values}
     expected.update(in_flight=27, delay_ms=None, reason="x" * 512, auth="basic")
-    assert line == json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert line == json_line(expected) + "\n"
     stamp = datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs(stamp.timestamp() - time.time()) < 5
 
@@ -122,16 +123,8 @@ def test_audit_lines_are_what_json_dumps_writes(tmp_path):
 def test_a_request_line_is_what_json_dumps_writes(tmp_path):
     path = tmp_path / "a.log"
     log = AuditLog(str(path))
-    fields = {
-        "event": "impersonation",
-        "request_id": 'r"2\\',
-        "client": "::1",
-        "caller": "zoë \u2028 \x01\ttab@example.com",
-        "mailbox": "m" * 600,
-        "operation": "AddImGroup",
-        "result": "NoError",
-        "auth": "bearer",
-    }
+    fields = {"event": "impersonation", **AWKWARD, "mailbox": "m" * 600, "operation": "AddImGroup"}
+    fields.update(result="NoError", auth="bearer")
     log.request(**fields)
     log.request(**{**fields, "operation": None})
     log.close()
@@ -140,7 +133,7 @@ def test_a_request_line_is_what_json_dumps_writes(tmp_path):
     for line, operation in zip(lines, ("AddImGroup", None), strict=True):
         record = json.loads(line)
         expected = {"time": record["time"], **fields, "mailbox": "m" * 512, "operation": operation}
-        assert line == json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+        assert line == json_line(expected)
     AuditLog("off").request(**fields)  # a log that is off writes nothing, and does not fail
 
 
