@@ -62,10 +62,15 @@ class AuditLog:
         if self._fd is None:
             return
         fields = [
-            f'{{"time":"{self._now()}","event":{_json(event)},"request_id":{_json(request_id)}',
-            f'"client":{_json(client)},"caller":{_json(caller[:MAX_FIELD])}',
-            f'"mailbox":{_json(mailbox[:MAX_FIELD] if mailbox is not None else None)}',
-            f'"operation":{_json(operation)},"result":{_json(result)}',
+            self._fields(
+                event,
+                request_id=request_id,
+                client=client,
+                caller=caller,
+                mailbox=mailbox,
+                operation=operation,
+                result=result,
+            )
         ]
         fields.extend(
             f"{_json(key)}:{_json(value[:MAX_FIELD] if isinstance(value, str) else value)}"
@@ -85,15 +90,38 @@ class AuditLog:
         result: str,
         auth: str,
     ) -> None:
-        """The line of a request that ran (``write``, ``impersonation``): what ``event`` writes for
-        these fields, built in one expression, since every write makes one."""
+        """The line of a request that ran (``write``, ``impersonation``): ``event`` with ``auth``,
+        without its list of extra fields, since every write makes one."""
         if self._fd is None:
             return
-        self._write(
+        fields = self._fields(
+            event,
+            request_id=request_id,
+            client=client,
+            caller=caller,
+            mailbox=mailbox,
+            operation=operation,
+            result=result,
+        )
+        self._write(f'{fields},"auth":{_str(auth)}}}\n'.encode())
+
+    def _fields(
+        self,
+        event: str,
+        *,
+        request_id: str,
+        client: str,
+        caller: str,
+        mailbox: str | None,
+        operation: str | None,
+        result: str,
+    ) -> str:
+        """Every line's fields, in order, up to its end: one expression, no helper per value."""
+        return (
             f'{{"time":"{self._now()}","event":{_str(event)},"request_id":{_str(request_id)},'
-            f'"client":{_str(client)},"caller":{_str(caller[:MAX_FIELD])},"mailbox":{_str(mailbox[:MAX_FIELD])},'
-            f'"operation":{"null" if operation is None else _str(operation)},'
-            f'"result":{_str(result)},"auth":{_str(auth)}}}\n'.encode()
+            f'"client":{_str(client)},"caller":{_str(caller[:MAX_FIELD])},'
+            f'"mailbox":{"null" if mailbox is None else _str(mailbox[:MAX_FIELD])},'
+            f'"operation":{"null" if operation is None else _str(operation)},"result":{_str(result)}'
         )
 
     def _write(self, line: bytes) -> None:

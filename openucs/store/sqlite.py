@@ -120,9 +120,9 @@ class SqliteStore:
         return _Autocommit(self._connection())
 
     def account_versions(self, user_id: int) -> tuple[int, int] | None:
-        # On a cursor of the thread's kept for it, none of the transaction wrappers: this runs on every
-        # request. fetchall() runs the statement to its end, which ends its read transaction (one
-        # left at a row would hold this connection's snapshot of the database).
+        # On a cursor this thread keeps for it, with none of the transaction wrappers: this runs on
+        # every request. fetchall() runs the statement to its end, which ends its read transaction
+        # (a statement left at a row would hold this connection's snapshot of the database).
         cursor: sqlite3.Cursor | None = getattr(self._local, "versions", None)
         if cursor is None:
             cursor = self._local.versions = self._connection().cursor()
