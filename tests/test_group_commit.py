@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from openucs.domain.model import GroupKind
-from openucs.store.group_commit import LOCK_POLL
+from openucs.store.group_commit import LOCK_POLL, CommitThread
 from openucs.store.sqlite import SqliteStore
 from tests.conftest import make_user
 
@@ -291,3 +291,33 @@ def test_a_long_held_lock_is_asked_for_less_and_less_often(sqlite_store, conn):
     assert len(first_ms) > 10, len(first_ms)  # it asked on every turn at first ...
     assert len(late) < 1.5 * 0.15 / LOCK_POLL, len(late)  # ... then asked every LOCK_POLL
     assert _names(sqlite_store, user.id) == {"later"}
+
+
+def test_the_commit_thread_answers_on_the_loop_and_outlives_a_closed_one():
+    outcomes = iter([None, OSError("disk full"), None, None])  # the third is for the closed loop
+
+    def commit():
+        error = next(outcomes)
+        if error is not None:
+            raise error
+
+    thread = CommitThread(commit)
+
+    async def one() -> tuple[BaseException | None, str]:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[tuple[BaseException | None, str]] = loop.create_future()
+        thread.commit(loop, lambda error: answer.set_result((error, threading.current_thread().name)))
+        return await asyncio.wait_for(answer, 5)  # a dead thread would never answer
+
+    try:
+        assert asyncio.run(one()) == (None, threading.current_thread().name)  # answered on the loop's thread
+        error, _ = asyncio.run(one())
+        assert isinstance(error, OSError) and str(error) == "disk full"
+        # A loop that closed before its answer came: the answer is dropped, the thread goes on.
+        gone = asyncio.new_event_loop()
+        gone.close()
+        thread.commit(gone, lambda error: pytest.fail("answered on a closed loop"))
+        assert asyncio.run(one()) == (None, threading.current_thread().name)
+    finally:
+        thread.close()
+    assert not thread._thread.is_alive()

@@ -9,7 +9,8 @@ loop, and only the COMMIT — the fsync — runs on a thread of its own:
    loop: BEGIN IMMEDIATE, then each write in a savepoint of its own (a failing write rolls back
    only itself).
 2. The batch's COMMIT goes to the commit thread; the loop serves other requests meanwhile, and
-   writes that arrive queue up for the next batch.
+   writes that arrive queue up for the next batch. The thread is a bare one (``CommitThread``),
+   not an executor: see there.
 3. When the fsync is done, every write of the batch is answered — nobody before their write is
    durable — and the queued writes form the next batch.
 
@@ -29,10 +30,13 @@ never wait for it.
 """
 
 import asyncio
+import contextlib
+import functools
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -53,6 +57,7 @@ INLINE_COMMIT_LIMIT = 0.001  # s: a commit (its fsync) slower than this, on aver
 LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 _Outcome = tuple["asyncio.Future[Any]", Any, Exception | None]
+_Commit = tuple[asyncio.AbstractEventLoop, Callable[[BaseException | None], None]]
 
 
 class GroupCommit:
@@ -62,7 +67,7 @@ class GroupCommit:
         self._store = store
         # busy_timeout 0: a lock held by another process must never stall the loop (see _begin).
         self._conn = store.open_connection(busy_timeout_ms=0)
-        self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openucs-commit")
+        self._commit_thread = CommitThread(self._commit)
         self._queue: list[_Job] = []
         self._active = False  # a batch is running or being committed
         self._waiting_since: float | None = None  # when the lock was first found busy, for the busy timeout
@@ -129,8 +134,7 @@ class GroupCommit:
                 error = exc
             self._committed(outcomes, staged, error)
             return
-        committed = asyncio.get_running_loop().run_in_executor(self._commit_thread, self._commit)
-        committed.add_done_callback(lambda f: self._committed(outcomes, staged, f.exception()))
+        self._commit_thread.commit(asyncio.get_running_loop(), functools.partial(self._committed, outcomes, staged))
 
     def _commit(self) -> None:
         start = time.perf_counter()
@@ -162,8 +166,48 @@ class GroupCommit:
         self._begin()
 
     def close(self) -> None:
-        self._commit_thread.shutdown(wait=True)
+        self._commit_thread.close()
         self._conn.close()
+
+
+class CommitThread:
+    """The thread a batch's COMMIT runs on: one commit at a time, answered on the loop.
+
+    A bare thread rather than a ThreadPoolExecutor. The executor wraps each call in a future, a
+    work item and an idle-thread semaphore, and hands the result back through a second, asyncio
+    future: Python that runs on the loop for every batch, or in this thread holding the GIL the
+    loop then waits for. Here a batch costs one queue put, the call, and one
+    ``call_soon_threadsafe``. Side by side under write load (16 connections, one worker), the
+    loop's CPU per write fell from 142 to 132 µs and writes rose from 22 % to 24 % of the bare
+    app's rate, better in each of seven rounds.
+    """
+
+    def __init__(self, commit: Callable[[], None]) -> None:
+        self._commit = commit
+        self._jobs: queue.SimpleQueue[_Commit | None] = queue.SimpleQueue()
+        # A daemon: a process that exits without close() must not hang on a thread waiting for work.
+        self._thread = threading.Thread(target=self._serve, name="openucs-commit", daemon=True)
+        self._thread.start()
+
+    def commit(self, loop: asyncio.AbstractEventLoop, done: Callable[[BaseException | None], None]) -> None:
+        """Run the commit; then, on ``loop``, ``done(None)``, or ``done(error)`` if it failed."""
+        self._jobs.put((loop, done))
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, done = job
+            error: BaseException | None = None
+            try:
+                self._commit()
+            except BaseException as exc:  # whatever it was, every write of the batch fails with it
+                error = exc
+            with contextlib.suppress(RuntimeError):  # a closed loop: the server is gone, nobody waits
+                loop.call_soon_threadsafe(done, error)
+
+    def close(self) -> None:
+        """After the commit in progress, if any: the thread ends."""
+        self._jobs.put(None)
+        self._thread.join()
 
 
 def _as_exception(error: BaseException) -> Exception:
